@@ -1,0 +1,46 @@
+"""Name -> factory registry of optimizers (``optimizers.get/names/register``)."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, Callable
+
+from .base import Optimizer
+
+_FACTORIES: dict[str, Callable[..., Optimizer]] = {}
+
+
+def register(name: str, factory: Callable[..., Optimizer]) -> Callable[..., Optimizer]:
+    """Register ``factory`` (a class or function returning a Optimizer) under ``name``.
+
+    Registering a name again replaces the earlier factory, so a user can override a
+    built-in.  Returns the factory, so this can be used as a decorator-like call.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"optimizer name must be a non-empty string, got {name!r}")
+    if not callable(factory):
+        raise ValueError(f"optimizer factory for {name!r} must be callable, got {factory!r}")
+    _FACTORIES[name] = factory
+    return factory
+
+
+def names() -> list[str]:
+    """Registered optimizer names, sorted."""
+    return sorted(_FACTORIES)
+
+
+def factory(name: str) -> Callable[..., Optimizer]:
+    """The factory registered under ``name``; ValueError with the nearest names if none."""
+    try:
+        return _FACTORIES[name]
+    except (KeyError, TypeError):
+        near = difflib.get_close_matches(str(name), names(), n=1)
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        raise ValueError(
+            f"unknown optimizer {name!r}{hint} (known: {', '.join(names())})"
+        ) from None
+
+
+def get(name: str, **params: Any) -> Optimizer:
+    """Build the optimizer ``name`` with ``params``: ``optimizers.get("quadratic", dim=2)``."""
+    return factory(name)(**params)
