@@ -11,7 +11,7 @@ _FACTORIES: dict[str, Callable[..., Optimizer]] = {}
 
 
 def register(name: str, factory: Callable[..., Optimizer]) -> Callable[..., Optimizer]:
-    """Register ``factory`` (a class or function returning a Optimizer) under ``name``.
+    """Register ``factory`` (a class or function returning an Optimizer) under ``name``.
 
     Registering a name again replaces the earlier factory, so a user can override a
     built-in.  Returns the factory, so this can be used as a decorator-like call.
@@ -42,5 +42,5 @@ def factory(name: str) -> Callable[..., Optimizer]:
 
 
 def get(name: str, **params: Any) -> Optimizer:
-    """Build the optimizer ``name`` with ``params``: ``optimizers.get("quadratic", dim=2)``."""
+    """Build the optimizer ``name`` with ``params``: ``optimizers.get("adam", lr=0.01)``."""
     return factory(name)(**params)

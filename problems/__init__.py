@@ -5,6 +5,28 @@
 """
 
 from .base import Oracle, Problem
+from .logistic import Logistic, LogisticBatchOracle
+from .quadratic import NoisyQuadraticOracle, Quadratic
 from .registry import factory, get, names, register
+from .rosenbrock import Rosenbrock
+from .saddle import Saddle
 
-__all__ = ["Oracle", "Problem", "factory", "get", "names", "register"]
+register("quadratic", Quadratic)
+register("saddle", Saddle)
+register("rosenbrock", Rosenbrock)
+register("logistic", Logistic)
+
+__all__ = [
+    "Logistic",
+    "LogisticBatchOracle",
+    "NoisyQuadraticOracle",
+    "Oracle",
+    "Problem",
+    "Quadratic",
+    "Rosenbrock",
+    "Saddle",
+    "factory",
+    "get",
+    "names",
+    "register",
+]

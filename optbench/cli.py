@@ -1,0 +1,240 @@
+"""The ``optbench`` command line.
+
+Exit codes: 0 success; 1 a run or a check failed; 2 bad usage or bad input (one
+line on stderr, no traceback); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import shlex
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+import optimizers
+import problems
+
+from .progress import Progress
+from .suites import SuiteError, builtin_names, load_suite, validate
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """Bad usage or bad input: printed as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one clear line instead of usage + error
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _signature(factory) -> str:
+    try:
+        sig = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return "(...)"
+    parts = []
+    for p in sig.parameters.values():
+        if p.kind is p.VAR_KEYWORD:
+            parts.append("**params")
+        elif p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+            parts.append(p.name if p.default is p.empty else f"{p.name}={p.default!r}")
+    return "(" + ", ".join(parts) + ")"
+
+
+def _first_line(obj) -> str:
+    doc = inspect.getdoc(obj) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    out = sys.stdout
+    for title, registry in (("problems", problems), ("optimizers", optimizers)):
+        out.write(f"{title}:\n")
+        for name in registry.names():
+            factory = registry.factory(name)
+            out.write(f"  {name}{_signature(factory)}\n")
+            line = _first_line(factory)
+            if line:
+                out.write(f"      {line}\n")
+    out.write("  (every optimizer table in a suite also takes average = DECAY: Polyak averaging)\n")
+    out.write("schedules (lr = {schedule = NAME, ...}):\n")
+    for name in optimizers.schedules.names():
+        out.write(f"  {name}{_signature(optimizers.schedules.factory(name))}\n")
+    out.write("built-in suites:\n")
+    for name in builtin_names():
+        suite = load_suite(name)
+        out.write(f"  {name}: {len(suite.specs)} runs. {suite.description}\n")
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from reports import format_summary, summary_table, write_report
+
+    from .environment import environment
+    from .store import load
+    from .study import pending, run_study
+
+    suite = load_suite(args.suite)
+    validate(suite)
+    out = Path(args.out) if args.out else Path("results") / suite.name
+    todo, skipped = pending(suite.specs, out)
+    progress = Progress(len(todo), quiet=args.quiet)
+    if not args.quiet:
+        sys.stderr.write(
+            f"optbench: suite {suite.name!r}: {len(suite.specs)} runs, {len(skipped)} already "
+            f"stored in {out}, {len(todo)} to run ({args.executor}, jobs={args.jobs})\n"
+        )
+    outcomes = run_study(suite.specs, out, jobs=args.jobs, executor=args.executor, progress=progress)
+    # this suite's runs only, in the suite's order (problems, then optimizers)
+    order = {spec.run_id(): i for i, spec in enumerate(suite.specs)}
+    data = load(out)
+    data = data[data["run_id"].isin(order.keys())]
+    data = data.iloc[data["run_id"].map(order).argsort(kind="stable")]
+    table = summary_table(data)
+    sys.stdout.write(format_summary(table) + "\n")
+    if not args.no_report:
+        report = write_report(
+            data,
+            out / "report.html",
+            title=f"optbench: {suite.name}",
+            environment=environment(),
+            command=f"optbench report {shlex.quote(str(out))}",
+        )
+        sys.stdout.write(f"\nresults: {out}\nreport:  {report}\n")
+    errors = [o for o in outcomes if o.status == "error"]
+    for o in errors:
+        sys.stderr.write(f"optbench: run failed: {o.describe()}\n")
+    return EXIT_FAILED if errors else EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from reports import write_report
+
+    from .store import load
+
+    directory = Path(args.dir)
+    if not directory.is_dir():
+        raise UsageError(f"results directory not found: {directory}")
+    data = load(directory)
+    path = Path(args.out) if args.out else directory / "report.html"
+    write_report(data, path, title=f"optbench: {directory.name}",
+                 command=f"optbench report {shlex.quote(str(directory))}")
+    sys.stdout.write(f"report: {path}\n")
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .build import execute
+    from .spec import RunSpec
+    from .store import read_run, run_files
+
+    directory = Path(args.dir)
+    if not directory.is_dir():
+        raise UsageError(f"results directory not found: {directory}")
+    files = run_files(directory)
+    mismatches = 0
+    for path in files:
+        stored, record = read_run(path)
+        if record.get("status") == "error":
+            continue
+        fresh = execute(RunSpec.from_dict(record["spec"]))
+        problem = _first_mismatch(stored, fresh.trace)
+        if problem:
+            mismatches += 1
+            sys.stdout.write(f"MISMATCH {path.stem}: {problem}\n")
+    checked = len(files)
+    sys.stdout.write(f"{checked - mismatches} of {checked} runs reproduced bit for bit (time excluded)\n")
+    return EXIT_FAILED if mismatches else EXIT_OK
+
+
+def _first_mismatch(stored, fresh) -> str | None:
+    if list(stored.columns) != list(fresh.columns):
+        return f"columns differ: {list(stored.columns)} vs {list(fresh.columns)}"
+    if len(stored) != len(fresh):
+        return f"{len(stored)} stored rows vs {len(fresh)} now"
+    for col in stored.columns:
+        if col == "time":
+            continue
+        a, b = stored[col].to_numpy(), fresh[col].to_numpy()
+        same = (a == b) | (np.isnan(a) & np.isnan(b)) if a.dtype.kind == "f" else a == b
+        if not np.all(same):
+            i = int(np.argmin(same))
+            return f"column {col!r} first differs at step {stored['step'].iloc[i]}: {a[i]!r} vs {b[i]!r}"
+    return None
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="optbench",
+        description="Benchmark optimizers on standard problems, reproducibly.",
+        epilog="Exit codes: 0 ok, 1 a run or check failed, 2 bad usage or input.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    p = sub.add_parser("list", help="problems, optimizers, schedules and built-in suites")
+    p.set_defaults(func=cmd_list)
+    p = sub.add_parser(
+        "run",
+        help="run a suite (default: the built-in quick suite)",
+        description="Run a study. Runs already stored in --out are skipped, so an "
+        "interrupted study resumes where it stopped.",
+    )
+    p.add_argument("suite", nargs="?", default="quick",
+                   help=f"a TOML suite file or a built-in suite ({', '.join(builtin_names())}); default quick")
+    p.add_argument("--out", metavar="DIR", help="results directory (default results/SUITE_NAME)")
+    p.add_argument("--jobs", type=_jobs, default=1, metavar="N",
+                   help="parallel runs; N > 1 uses a local process pool (default 1)")
+    p.add_argument("--executor", choices=("serial", "process"), default=None,
+                   help="serial, or process (a local pool of --jobs workers); default: "
+                   "serial for --jobs 1, process otherwise")
+    p.add_argument("--no-report", action="store_true", help="do not write report.html")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("report", help="write the HTML report of a results directory")
+    p.add_argument("dir", metavar="DIR", help="results directory")
+    p.add_argument("--out", metavar="FILE", help="output file (default DIR/report.html)")
+    p.set_defaults(func=cmd_report)
+    p = sub.add_parser("verify", help="re-run stored runs and compare their traces bit for bit")
+    p.add_argument("dir", metavar="DIR", help="results directory")
+    p.set_defaults(func=cmd_verify)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return EXIT_USAGE
+        if getattr(args, "executor", "") is None:
+            args.executor = "process" if args.jobs > 1 else "serial"
+        return args.func(args)
+    except UsageError as err:
+        sys.stderr.write(f"optbench: error: {err}\n")
+        return EXIT_USAGE
+    except (SuiteError, ValueError, FileNotFoundError) as err:
+        sys.stderr.write(f"optbench: error: {err}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("\noptbench: interrupted; finished runs are stored, run again to resume\n")
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""A small progress line on stderr for long studies (no dependency)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+
+class Progress:
+    """``[ 12/96]  8.1s  quadratic  adam[lr=0.001]  seed=1  max_steps``.
+
+    On a terminal the line is rewritten in place; elsewhere (a log file, CI) one
+    line is written per completed run.  ``quiet=True`` writes nothing.
+    """
+
+    def __init__(self, total: int, *, stream: TextIO | None = None, quiet: bool = False) -> None:
+        self.total = total
+        self.done = 0
+        self.stream = stream if stream is not None else sys.stderr
+        self.quiet = quiet
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.start = time.perf_counter()
+        self.width = 0
+
+    def update(self, text: str) -> None:
+        self.done += 1
+        if self.quiet:
+            return
+        digits = len(str(self.total))
+        elapsed = time.perf_counter() - self.start
+        line = f"[{self.done:>{digits}}/{self.total}] {elapsed:6.1f}s  {text}"
+        if self.tty:
+            pad = max(self.width - len(line), 0)
+            self.stream.write("\r" + line + " " * pad)
+            self.width = len(line)
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty and not self.quiet and self.width:
+            self.stream.write("\n")
+            self.stream.flush()

@@ -1,0 +1,316 @@
+"""The run loop: one optimizer on one problem, recorded as a trace.
+
+``run`` wraps the problem in a :class:`CountingOracle`, so that the trace counts the
+oracle calls made by the method and never those made by recording; it times only
+the method's own work (the step, including drawing its minibatch) with
+``time.perf_counter``; and it limits BLAS to one thread for the whole run
+(threadpoolctl), so that timings are fair and parallel runs do not fight.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+#: Trace columns every run has, in order.
+TRACE_COLUMNS = (
+    "step",
+    "loss",
+    "subopt",
+    "grad_norm",
+    "n_loss",
+    "n_grad",
+    "n_hess",
+    "time",
+    "lr",
+)
+
+#: Run statuses.
+STATUSES = ("converged", "max_steps", "diverged")
+
+
+class CountingOracle:
+    """Forwards ``loss/grad/hess`` to the oracle it is bound to and counts the calls.
+
+    The counts are cumulative over re-binding, so one counter serves a whole run
+    whether the oracle is the full problem or a fresh minibatch at every step.
+    """
+
+    __slots__ = ("_oracle", "n_loss", "n_grad", "n_hess")
+
+    def __init__(self, oracle: Any = None) -> None:
+        self._oracle = oracle
+        self.n_loss = 0
+        self.n_grad = 0
+        self.n_hess = 0
+
+    def bind(self, oracle: Any) -> None:
+        self._oracle = oracle
+
+    def loss(self, x: np.ndarray) -> float:
+        self.n_loss += 1
+        return self._oracle.loss(x)
+
+    def grad(self, x: np.ndarray) -> np.ndarray:
+        self.n_grad += 1
+        return self._oracle.grad(x)
+
+    def hess(self, x: np.ndarray) -> np.ndarray:
+        self.n_hess += 1
+        return self._oracle.hess(x)
+
+
+@dataclass
+class RunResult:
+    """What a run produced: ``trace`` (one row per recorded step), ``x``, ``status``, ``meta``."""
+
+    trace: pd.DataFrame
+    x: np.ndarray
+    status: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def _check_int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_tolerance(name: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise ValueError(f"{name} must be a number >= 0 or None, got {value!r}")
+    return float(value)
+
+
+class _Recorder:
+    """Evaluates the full objective at recorded iterates and keeps the rows.
+
+    Nothing it does is counted or timed as the method's work.
+    """
+
+    def __init__(self, problem: Any, optimizer: Any, counter: CountingOracle) -> None:
+        self.problem = problem
+        self.optimizer = optimizer
+        self.counter = counter
+        self.f_star = problem.f_star
+        self.rows: list[tuple] = []
+        self.extra: list[dict[str, float]] = []
+        self.metrics: Callable[[np.ndarray], dict[str, float]] | None = getattr(
+            problem, "metrics", None
+        )
+        self.averages = getattr(optimizer, "average", None)
+        self.lr_at = getattr(optimizer, "lr_at", None)
+
+    def record(self, step: int, x: np.ndarray, work: float, state: Any) -> tuple[float, float]:
+        problem = self.problem
+        loss = float(problem.loss(x))
+        grad_norm = float(np.linalg.norm(problem.grad(x)))
+        subopt = loss - self.f_star if self.f_star is not None else math.nan
+        if self.lr_at is not None:
+            lr = float(self.lr_at(max(step - 1, 0)))
+        else:
+            lr = math.nan
+        c = self.counter
+        self.rows.append(
+            (step, loss, subopt, grad_norm, c.n_loss, c.n_grad, c.n_hess, work, lr)
+        )
+        extra: dict[str, float] = {}
+        if self.metrics is not None:
+            extra.update(self.metrics(x))
+        if self.averages is not None and state is not None:
+            extra["avg_loss"] = float(problem.loss(self.averages(state)))
+        if extra:
+            self.extra.append(extra)
+        return loss, grad_norm
+
+    def frame(self) -> pd.DataFrame:
+        trace = pd.DataFrame.from_records(self.rows, columns=TRACE_COLUMNS)
+        for col in ("step", "n_loss", "n_grad", "n_hess"):
+            trace[col] = trace[col].astype("int64")
+        if self.extra:
+            extra = pd.DataFrame.from_records(self.extra)
+            for col in extra.columns:
+                trace[col] = extra[col].to_numpy(dtype=float)
+        return trace
+
+
+def run(
+    problem: Any,
+    optimizer: Any,
+    *,
+    steps: int,
+    seed: int = 0,
+    record_every: int = 1,
+    tol_grad: float | None = 1e-10,
+    tol_subopt: float | None = None,
+    diverge_factor: float = 1e6,
+    x0: np.ndarray | None = None,
+) -> RunResult:
+    """Run ``optimizer`` on ``problem`` for at most ``steps`` steps.
+
+    Parameters
+    ----------
+    problem
+        A :class:`problems.Problem` or any object with its members.
+    optimizer
+        A stepwise optimizer (``init``/``step``/``lr_at``) or a whole-run solver with
+        ``minimize(oracle, x0, max_iter, callback)`` that calls ``callback(x)`` after
+        every iteration (raising StopIteration from the callback ends its loop).
+    steps
+        Step budget (iterations for whole-run solvers).
+    seed
+        Seeds the initial point ``problem.x0(seed)`` and the minibatch generator
+        ``numpy.random.default_rng(seed)``.
+    record_every
+        Record a trace row every this many steps; step 0 and the last step are
+        always recorded.
+    tol_grad, tol_subopt
+        The run is ``"converged"`` once a recorded full-gradient norm is
+        ``<= tol_grad`` or a recorded suboptimality is ``<= tol_subopt`` (None
+        disables a test).
+    diverge_factor
+        The run is ``"diverged"`` once a recorded loss or gradient norm is not finite
+        or the loss exceeds ``loss0 + diverge_factor * max(|loss0|, 1)``; the trace is
+        kept up to and including that row.
+    x0
+        Start here instead of ``problem.x0(seed)``.
+
+    Returns
+    -------
+    RunResult
+        ``trace`` has the columns of :data:`TRACE_COLUMNS` (plus ``avg_loss`` for
+        averaged optimizers and whatever ``problem.metrics(x)`` returns), one row
+        per recorded step.
+    """
+    steps = _check_int("steps", steps, 0)
+    record_every = _check_int("record_every", record_every, 1)
+    seed = _check_int("seed", seed, 0)
+    tol_grad = _check_tolerance("tol_grad", tol_grad)
+    tol_subopt = _check_tolerance("tol_subopt", tol_subopt)
+    if not (isinstance(diverge_factor, (int, float)) and diverge_factor > 0):
+        raise ValueError(f"diverge_factor must be a number > 0, got {diverge_factor!r}")
+    needs = tuple(getattr(optimizer, "needs", ("grad",)))
+    if "hess" in needs and not getattr(problem, "has_hess", False):
+        raise ValueError(
+            f"optimizer {getattr(optimizer, 'name', optimizer)!r} needs a Hessian, "
+            f"but problem {getattr(problem, 'name', problem)!r} has none (has_hess is False)"
+        )
+
+    start = problem.x0(seed) if x0 is None else x0
+    x = np.array(start, dtype=np.float64, copy=True)
+    if x.ndim != 1:
+        raise ValueError(f"x0 must be a 1-D vector, got shape {x.shape}")
+    rng = np.random.default_rng(seed)
+    counter = CountingOracle(problem)
+    recorder = _Recorder(problem, optimizer, counter)
+    stochastic = bool(getattr(problem, "stochastic", False))
+
+    stepwise = hasattr(optimizer, "step")
+    if not stepwise and not hasattr(optimizer, "minimize"):
+        raise ValueError(
+            f"optimizer {optimizer!r} has neither step() (stepwise) nor minimize() "
+            "(whole-run solver)"
+        )
+
+    with threadpool_limits(limits=1), np.errstate(all="ignore"):
+        t0 = time.perf_counter()
+        state = optimizer.init(x) if stepwise else None
+        init_work = time.perf_counter() - t0
+        loss0, _ = recorder.record(0, x, init_work, state)
+        limit = loss0 + diverge_factor * max(abs(loss0), 1.0) if math.isfinite(loss0) else math.inf
+
+        def verdict(loss: float, grad_norm: float, subopt: float) -> str | None:
+            if not (math.isfinite(loss) and math.isfinite(grad_norm)) or loss > limit:
+                return "diverged"
+            if tol_grad is not None and grad_norm <= tol_grad:
+                return "converged"
+            if tol_subopt is not None and subopt <= tol_subopt:
+                return "converged"
+            return None
+
+        if stepwise:
+            x, status, taken = _run_stepwise(
+                problem, optimizer, state, x, steps, record_every, rng, counter, recorder,
+                stochastic, verdict, init_work,
+            )
+        else:
+            x, status, taken = _run_whole(
+                optimizer, x, steps, record_every, counter, recorder, verdict
+            )
+    trace = recorder.frame()
+    meta = {
+        "steps_taken": taken,
+        "problem": repr(problem),
+        "optimizer": repr(optimizer),
+        "seed": seed,
+        "f_star": problem.f_star,
+    }
+    return RunResult(trace=trace, x=x, status=status, meta=meta)
+
+
+def _run_stepwise(problem, optimizer, state, x, steps, record_every, rng, counter, recorder,
+                  stochastic, verdict, work):
+    status = "max_steps"
+    step = 0
+    perf_counter = time.perf_counter
+    minibatch = problem.minibatch
+    opt_step = optimizer.step
+    bind = counter.bind
+    for step in range(1, steps + 1):
+        t0 = perf_counter()
+        if stochastic:
+            bind(minibatch(rng))
+        x = opt_step(x, counter, state)
+        work += perf_counter() - t0
+        if step % record_every == 0 or step == steps:
+            loss, grad_norm = recorder.record(step, x, work, state)
+            status = verdict(loss, grad_norm, recorder.rows[-1][2]) or "max_steps"
+            if status != "max_steps":
+                break
+    return x, status, step
+
+
+def _run_whole(optimizer, x, steps, record_every, counter, recorder, verdict):
+    """Drive a solver that owns its loop; each callback is one step."""
+    box = {"x": x, "step": 0, "status": "max_steps", "work": 0.0, "resume": 0.0}
+
+    def callback(xk: np.ndarray) -> None:
+        now = time.perf_counter()
+        box["work"] += now - box["resume"]
+        box["step"] += 1
+        step = box["step"]
+        box["x"] = np.array(xk, dtype=np.float64, copy=True)
+        if step % record_every == 0 or step == steps:
+            loss, grad_norm = recorder.record(step, box["x"], box["work"], None)
+            status = verdict(loss, grad_norm, recorder.rows[-1][2])
+            if status is not None:
+                box["status"] = status
+                raise StopIteration
+        box["resume"] = time.perf_counter()
+        if step >= steps:
+            raise StopIteration
+
+    box["resume"] = time.perf_counter()
+    if steps > 0:
+        try:
+            optimizer.minimize(counter, x, steps, callback)
+        except StopIteration:
+            pass
+    last = box["step"]
+    if last and recorder.rows[-1][0] != last:
+        # the solver stopped by its own test between two recorded steps
+        recorder.record(last, box["x"], box["work"], None)
+    if box["status"] == "max_steps" and last:
+        _, loss, subopt, grad_norm = recorder.rows[-1][:4]
+        box["status"] = verdict(loss, grad_norm, subopt) or (
+            "converged" if last < steps else "max_steps"
+        )
+    return box["x"], box["status"], last

@@ -1,0 +1,159 @@
+"""Results store: one Parquet file per run, named by the run's spec hash.
+
+Layout of a results directory::
+
+    results/
+      3f9c0a1b2c4d5e6f.parquet     the trace; the run's metadata rides in the
+      ...                          Parquet key-value metadata under "optbench"
+
+Keeping the metadata (spec, status, environment, start time) inside the file that
+holds the trace makes a stored run one atomic unit: it is written to a temporary
+file in the same directory and renamed into place, so a crash leaves either the
+whole run or nothing (a stray ``.tmp`` file at worst, ignored and cleaned up).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .spec import TRACE_FORMAT, RunSpec, format_value
+
+META_KEY = b"optbench"
+SUFFIX = ".parquet"
+
+
+def run_path(results_dir: str | os.PathLike, run_id: str) -> Path:
+    return Path(results_dir) / f"{run_id}{SUFFIX}"
+
+
+def write_run(
+    results_dir: str | os.PathLike,
+    spec: RunSpec,
+    trace: pd.DataFrame,
+    *,
+    status: str,
+    meta: dict[str, Any],
+) -> Path:
+    """Store one run atomically; returns its path.  ``meta`` must be JSON data."""
+    directory = Path(results_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    record = {
+        "format": TRACE_FORMAT,
+        "run_id": spec.run_id(),
+        "spec": spec.to_dict(),
+        "status": status,
+        **meta,
+    }
+    table = pa.Table.from_pandas(trace, preserve_index=False)
+    schema_meta = dict(table.schema.metadata or {})
+    schema_meta[META_KEY] = json.dumps(record, default=str).encode()
+    table = table.replace_schema_metadata(schema_meta)
+    final = run_path(directory, spec.run_id())
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            pq.write_table(table, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, final)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return final
+
+
+def read_meta(path: str | os.PathLike) -> dict[str, Any]:
+    """The metadata record of one stored run (without reading its trace)."""
+    schema = pq.read_schema(path)
+    raw = (schema.metadata or {}).get(META_KEY)
+    if raw is None:
+        raise ValueError(f"{path}: not an optbench run file (no optbench metadata)")
+    return json.loads(raw)
+
+
+def read_run(path: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The trace and metadata record of one stored run."""
+    table = pq.read_table(path)
+    raw = (table.schema.metadata or {}).get(META_KEY)
+    if raw is None:
+        raise ValueError(f"{path}: not an optbench run file (no optbench metadata)")
+    return table.to_pandas(), json.loads(raw)
+
+
+def run_files(results_dir: str | os.PathLike) -> list[Path]:
+    directory = Path(results_dir)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"results directory not found: {directory}")
+    return sorted(directory.glob(f"*{SUFFIX}"))
+
+
+def stored_ids(results_dir: str | os.PathLike, *, statuses: Iterable[str] | None = None) -> set[str]:
+    """Run ids already stored in ``results_dir`` (optionally only with given statuses)."""
+    directory = Path(results_dir)
+    if not directory.is_dir():
+        return set()
+    if statuses is None:
+        return {p.stem for p in directory.glob(f"*{SUFFIX}")}
+    wanted = set(statuses)
+    found = set()
+    for path in directory.glob(f"*{SUFFIX}"):
+        try:
+            if read_meta(path).get("status") in wanted:
+                found.add(path.stem)
+        except (OSError, ValueError, pa.ArrowException):
+            continue
+    return found
+
+
+def _param_columns(prefix: str, params: dict[str, Any]) -> dict[str, Any]:
+    cols = {}
+    for key, value in params.items():
+        if isinstance(value, (dict, list)):
+            value = format_value(value)
+        cols[f"{prefix}.{key}"] = value
+    return cols
+
+
+def load(results_dir: str | os.PathLike) -> pd.DataFrame:
+    """All runs of a results directory as one tidy long DataFrame.
+
+    One row per recorded step of every run: the trace columns plus ``run_id``,
+    ``problem``, ``optimizer``, ``seed`` (the run's seed), ``status``, the labels
+    ``problem_label`` / ``optimizer_label`` (``adam[lr=0.001]``) and the parameters
+    as columns ``problem.<name>`` and ``optimizer.<name>`` (so ``problem.seed`` is
+    the data seed).
+    """
+    frames = []
+    for path in run_files(results_dir):
+        trace, record = read_run(path)
+        spec = RunSpec.from_dict(record["spec"])
+        columns = {
+            "run_id": record["run_id"],
+            "problem": spec.problem,
+            "optimizer": spec.optimizer,
+            "seed": spec.seed,
+            "status": record["status"],
+            "problem_label": spec.problem_label,
+            "optimizer_label": spec.optimizer_label,
+            **_param_columns("problem", spec.problem_params),
+            **_param_columns("optimizer", spec.optimizer_params),
+        }
+        frames.append(trace.assign(**columns))
+    if not frames:
+        return pd.DataFrame(
+            columns=["run_id", "problem", "optimizer", "seed", "status", "step", "loss",
+                     "subopt", "grad_norm", "n_loss", "n_grad", "n_hess", "time", "lr"]
+        )
+    data = pd.concat(frames, ignore_index=True, sort=False)
+    return data

@@ -1,0 +1,272 @@
+"""Per-coordinate adaptive step sizes: AdaGrad, RMSProp, Adam.
+
+Each divides the step by ``sqrt(G) + eps``, ``G`` a running statistic of squared
+gradients.  Convention: ``eps`` is added *outside* the square root, as in the lecture,
+Kingma and Ba's Algorithm 1 and ``torch.optim``.  Keras' Adam adds its epsilon to
+the root of the *uncorrected* second moment (the paper's "epsilon hat"), and optax's
+``eps_root`` goes inside the root; neither is done here.  The default ``eps = 1e-7``
+is the lecture's.
+
+Each ``step`` calls ``oracle.grad(x)`` once and nothing else, uses the rate
+``lr_at(state.t)`` and advances ``state.t``.  It updates ``x`` in place (a float64
+array owned by the caller) and returns it; the gradient array is never modified.
+The states' ``work`` buffer is scratch space for the update, so that a step
+allocates no temporaries of the size of ``x``.
+
+Example
+-------
+>>> import numpy as np
+>>> from optimizers.adaptive import Adam
+>>> class Bowl:                                   # f(x) = |x|^2 / 2
+...     def grad(self, x):
+...         return x.copy()
+>>> opt = Adam(0.1)
+>>> x = np.array([1.0, -2.0])
+>>> state = opt.init(x)
+>>> x = opt.step(x, Bowl(), state)                # the first step moves each coordinate by lr
+>>> x.round(6)
+array([ 0.9, -1.9])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import schedules
+from .base import Optimizer, State
+from .schedules import Schedule
+from .validation import check_bool, check_real, reject_unknown_hyperparams
+
+__all__ = ["AdaGrad", "Adam", "AdamState", "RMSProp", "SquaredGradState"]
+
+
+@dataclass(eq=False)
+class SquaredGradState(State):
+    """AdaGrad's and RMSProp's ``grad_squared`` (zero at the start) and step count ``t``."""
+
+    grad_squared: np.ndarray
+    work: np.ndarray = field(repr=False)
+    t: int = 0
+
+
+@dataclass(eq=False)
+class AdamState(State):
+    """Adam's ``first_moment`` and ``second_moment`` (zero at the start) and ``t``."""
+
+    first_moment: np.ndarray
+    second_moment: np.ndarray
+    work: np.ndarray = field(repr=False)
+    t: int = 0
+
+
+def _check_unit(owner: str, name: str, value: Any) -> float:
+    return check_real(owner, name, value, 0.0, 1.0)
+
+
+def _check_eps(owner: str, eps: Any) -> float:
+    return check_real(owner, "eps", eps, 0.0, low_closed=False)
+
+
+def _descend(x: np.ndarray, lr: float, numerator: np.ndarray, second: np.ndarray,
+             eps: float, work: np.ndarray) -> None:
+    """``x -= lr * numerator / (np.sqrt(second) + eps)`` in place; ``work`` may be ``second``."""
+    np.sqrt(second, out=work)
+    work += eps
+    np.divide(numerator, work, out=work)
+    work *= lr
+    x -= work
+
+
+class AdaGrad(Optimizer):
+    r"""AdaGrad (Duchi, Hazan and Singer, 2011): divide by the root of all past squared gradients.
+
+    .. math::
+
+        G_{t+1} = G_t + g_t \odot g_t, \qquad
+        x_{t+1} = x_t - \alpha_t \, g_t / (\sqrt{G_{t+1}} + \epsilon),
+
+    with :math:`g_t = \nabla f(x_t)`, :math:`G_0 = 0` and the operations taken
+    coordinate by coordinate.  Since :math:`G` only grows, each coordinate's
+    effective step :math:`\alpha / (\sqrt{G} + \epsilon)` never increases (for a
+    non-increasing rate).
+
+    Parameters
+    ----------
+    lr : float, Schedule or dict
+        The learning rate :math:`\alpha_t` (> 0).  Required.
+    eps : float, default 1e-7
+        Added to :math:`\sqrt{G}` (outside the square root), > 0.
+    """
+
+    name = "adagrad"
+
+    @reject_unknown_hyperparams
+    def __init__(self, lr: float | Schedule | dict[str, Any], *, eps: float = 1e-7) -> None:
+        self.schedule = schedules.learning_rate(self.name, lr)
+        self.eps = _check_eps(self.name, eps)
+        self.hyperparams = {"lr": self.schedule.to_spec(), "eps": self.eps}
+
+    def init(self, x0: np.ndarray) -> SquaredGradState:
+        shape = np.shape(x0)
+        return SquaredGradState(grad_squared=np.zeros(shape), work=np.empty(shape))
+
+    def lr_at(self, t: int) -> float:
+        return self.schedule(t)
+
+    def step(self, x: np.ndarray, oracle: Any, state: SquaredGradState) -> np.ndarray:
+        dx = oracle.grad(x)
+        learning_rate = self.schedule(state.t)
+        grad_squared, work = state.grad_squared, state.work
+        np.multiply(dx, dx, out=work)
+        grad_squared += work         # grad_squared += dx * dx
+        # x -= learning_rate * dx / (np.sqrt(grad_squared) + eps)
+        _descend(x, learning_rate, dx, grad_squared, self.eps, work)
+        state.t += 1
+        return x
+
+
+class RMSProp(Optimizer):
+    r"""RMSProp (Tieleman and Hinton, 2012): AdaGrad with a leaky average of squared gradients.
+
+    .. math::
+
+        G_{t+1} = \beta G_t + (1 - \beta)\, g_t \odot g_t, \qquad
+        x_{t+1} = x_t - \alpha_t \, g_t / (\sqrt{G_{t+1}} + \epsilon),
+
+    with :math:`\beta` the ``decay_rate``, :math:`g_t = \nabla f(x_t)` and
+    :math:`G_0 = 0` (no bias correction: the first steps are larger than
+    :math:`\alpha`, by :math:`1/\sqrt{1 - \beta}` at the first).
+
+    Parameters
+    ----------
+    lr : float, Schedule or dict
+        The learning rate :math:`\alpha_t` (> 0).  Required.
+    decay_rate : float, default 0.99
+        The decay :math:`\beta` of the squared-gradient average, in [0, 1).
+    eps : float, default 1e-7
+        Added to :math:`\sqrt{G}` (outside the square root), > 0.
+    """
+
+    name = "rmsprop"
+
+    @reject_unknown_hyperparams
+    def __init__(self, lr: float | Schedule | dict[str, Any], *, decay_rate: float = 0.99,
+                 eps: float = 1e-7) -> None:
+        self.schedule = schedules.learning_rate(self.name, lr)
+        self.decay_rate = _check_unit(self.name, "decay_rate", decay_rate)
+        self.eps = _check_eps(self.name, eps)
+        self.hyperparams = {"lr": self.schedule.to_spec(), "decay_rate": self.decay_rate,
+                            "eps": self.eps}
+
+    def init(self, x0: np.ndarray) -> SquaredGradState:
+        shape = np.shape(x0)
+        return SquaredGradState(grad_squared=np.zeros(shape), work=np.empty(shape))
+
+    def lr_at(self, t: int) -> float:
+        return self.schedule(t)
+
+    def step(self, x: np.ndarray, oracle: Any, state: SquaredGradState) -> np.ndarray:
+        dx = oracle.grad(x)
+        learning_rate = self.schedule(state.t)
+        decay_rate = self.decay_rate
+        grad_squared, work = state.grad_squared, state.work
+        # grad_squared = decay_rate * grad_squared + (1 - decay_rate) * dx * dx
+        grad_squared *= decay_rate
+        np.multiply(dx, dx, out=work)
+        work *= 1 - decay_rate
+        grad_squared += work
+        # x -= learning_rate * dx / (np.sqrt(grad_squared) + eps)
+        _descend(x, learning_rate, dx, grad_squared, self.eps, work)
+        state.t += 1
+        return x
+
+
+class Adam(Optimizer):
+    r"""Adam (Kingma and Ba, 2015): momentum divided by the root of RMSProp's average.
+
+    With :math:`g_t = \nabla f(x_{t-1})`, zero initial moments and the count
+    :math:`t = 1, 2, \dots` (the step index *plus one*, as in the paper),
+
+    .. math::
+
+        m_t = \beta_1 m_{t-1} + (1 - \beta_1) g_t, \qquad
+        v_t = \beta_2 v_{t-1} + (1 - \beta_2) g_t \odot g_t,
+
+        \hat m_t = m_t / (1 - \beta_1^t), \qquad \hat v_t = v_t / (1 - \beta_2^t),
+
+        x_t = x_{t-1} - \alpha \, \hat m_t / (\sqrt{\hat v_t} + \epsilon).
+
+    The bias correction undoes the moments' start at zero: the first step moves every
+    coordinate by about :math:`\alpha`.  With ``bias_correction=False`` the update is
+    the lecture's "Adam (almost)", :math:`x -= \alpha\, m_t / (\sqrt{v_t} + \epsilon)`,
+    whose first step is :math:`(1 - \beta_1)/\sqrt{1 - \beta_2}` times larger
+    (3.16 with the defaults).  :math:`\epsilon` is added after the bias correction and
+    outside the root, as in the paper.
+
+    Parameters
+    ----------
+    lr : float, Schedule or dict, default 1e-3
+        The learning rate :math:`\alpha` (> 0); the schedule is indexed by the 0-based
+        step, so step ``t`` uses ``lr_at(t)`` and the bias correction of count ``t + 1``.
+    beta1 : float, default 0.9
+        Decay of the first moment, in [0, 1).
+    beta2 : float, default 0.999
+        Decay of the second moment, in [0, 1).
+    eps : float, default 1e-7
+        Added to :math:`\sqrt{\hat v}`, > 0.
+    bias_correction : bool, default True
+        Divide the moments by :math:`1 - \beta^t`.
+    """
+
+    name = "adam"
+
+    @reject_unknown_hyperparams
+    def __init__(self, lr: float | Schedule | dict[str, Any] = 1e-3, *, beta1: float = 0.9,
+                 beta2: float = 0.999, eps: float = 1e-7, bias_correction: bool = True) -> None:
+        self.schedule = schedules.learning_rate(self.name, lr)
+        self.beta1 = _check_unit(self.name, "beta1", beta1)
+        self.beta2 = _check_unit(self.name, "beta2", beta2)
+        self.eps = _check_eps(self.name, eps)
+        self.bias_correction = check_bool(self.name, "bias_correction", bias_correction)
+        self.hyperparams = {"lr": self.schedule.to_spec(), "beta1": self.beta1,
+                            "beta2": self.beta2, "eps": self.eps,
+                            "bias_correction": self.bias_correction}
+
+    def init(self, x0: np.ndarray) -> AdamState:
+        shape = np.shape(x0)
+        return AdamState(first_moment=np.zeros(shape), second_moment=np.zeros(shape),
+                         work=np.empty(shape))
+
+    def lr_at(self, t: int) -> float:
+        return self.schedule(t)
+
+    def step(self, x: np.ndarray, oracle: Any, state: AdamState) -> np.ndarray:
+        dx = oracle.grad(x)
+        learning_rate = self.schedule(state.t)
+        t = state.t + 1
+        beta1, beta2 = self.beta1, self.beta2
+        first_moment, second_moment, work = state.first_moment, state.second_moment, state.work
+        # first_moment = beta1 * first_moment + (1 - beta1) * dx
+        first_moment *= beta1
+        np.multiply(dx, 1 - beta1, out=work)
+        first_moment += work
+        # second_moment = beta2 * second_moment + (1 - beta2) * dx * dx
+        second_moment *= beta2
+        np.multiply(dx, dx, out=work)
+        work *= 1 - beta2
+        second_moment += work
+        if self.bias_correction:
+            # first_unbias = first_moment / (1 - beta1 ** t)
+            # second_unbias = second_moment / (1 - beta2 ** t)
+            # x -= learning_rate * first_unbias / (np.sqrt(second_unbias) + eps)
+            second_unbias = np.divide(second_moment, 1 - beta2**t, out=work)
+            _descend(x, learning_rate / (1 - beta1**t), first_moment, second_unbias,
+                     self.eps, work)
+        else:
+            # x -= learning_rate * first_moment / (np.sqrt(second_moment) + eps)
+            _descend(x, learning_rate, first_moment, second_moment, self.eps, work)
+        state.t += 1
+        return x

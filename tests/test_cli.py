@@ -1,0 +1,127 @@
+"""The optbench command line: list, run (with resume), report, verify, and bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import optbench
+from optbench.cli import main
+
+SMALL = """
+description = "tiny"
+seeds = [0, 1]
+steps = 30
+record_every = 10
+
+[[problems]]
+name = "quadratic"
+dim = 5
+condition_number = 10.0
+
+[[optimizers]]
+name = "sgd"
+lr = 0.05
+
+[[optimizers]]
+name = "adam"
+lr = 0.05
+"""
+
+
+@pytest.fixture
+def suite_file(tmp_path):
+    path = tmp_path / "small.toml"
+    path.write_text(SMALL)
+    return path
+
+
+def test_list_shows_problems_optimizers_and_defaults(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for word in ["quadratic", "rosenbrock", "logistic", "saddle", "sgd", "momentum", "nesterov",
+                 "adagrad", "rmsprop", "adam", "beta2=0.999", "condition_number=100.0", "quick"]:
+        assert word in out, word
+
+
+def test_run_writes_results_summary_and_report(tmp_path, suite_file, capsys):
+    out = tmp_path / "res"
+    assert main(["run", str(suite_file), "--out", str(out), "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "quadratic" in text and "sgd[lr=0.05]" in text and "median final subopt" in text
+    data = optbench.load(out)
+    assert data["run_id"].nunique() == 4
+    html = (out / "report.html").read_text()
+    assert "<html" in html and "sgd[lr=0.05]" in html
+    # resume: nothing is run again
+    assert main(["run", str(suite_file), "--out", str(out)]) == 0
+    assert "4 already stored" in capsys.readouterr().err
+    assert main(["verify", str(out)]) == 0
+    assert "4 of 4 runs reproduced" in capsys.readouterr().out
+    assert main(["report", str(out), "--out", str(tmp_path / "r.html")]) == 0
+    assert (tmp_path / "r.html").exists()
+
+
+def test_verify_detects_a_changed_trace(tmp_path, suite_file, capsys):
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "res"
+    assert main(["run", str(suite_file), "--out", str(out), "--quiet", "--no-report"]) == 0
+    path = sorted(out.glob("*.parquet"))[0]
+    table = pq.read_table(path)
+    frame = table.to_pandas()
+    frame.loc[2, "loss"] += 1e-12
+    import pyarrow as pa
+
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(
+        table.schema.metadata), path)
+    capsys.readouterr()
+    assert main(["verify", str(out)]) == 1
+    assert "MISMATCH" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, word",
+    [
+        (["run", "nonexistent-suite"], "no suite file"),
+        (["run", "--jobs", "0"], "--jobs"),
+        (["frobnicate"], "invalid choice"),
+        (["report", "/no/such/dir"], "not found"),
+    ],
+)
+def test_bad_usage_exits_2_with_one_line(argv, word, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert word in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "change, word",
+    [
+        (('name = "sgd"', 'name = "sgdd"'), "unknown optimizer 'sgdd'"),
+        (('name = "quadratic"', 'name = "quadratc"'), "unknown problem 'quadratc'"),
+        (("lr = 0.05\n\n[[optimizers]]", "lr = -0.05\n\n[[optimizers]]"), "lr"),
+        (("steps = 30", "steps = [30"), "malformed TOML"),
+    ],
+)
+def test_bad_suite_through_the_real_command(tmp_path, change, word):
+    path = tmp_path / "bad.toml"
+    path.write_text(SMALL.replace(*change))
+    proc = subprocess.run(
+        [sys.executable, "-m", "optbench", "run", str(path), "--out", str(tmp_path / "o")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert word in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    assert not (tmp_path / "o").exists()  # nothing ran
+
+
+def test_help_everywhere():
+    for argv in (["--help"], ["run", "--help"], ["list", "--help"], ["report", "--help"], ["verify", "--help"]):
+        proc = subprocess.run([sys.executable, "-m", "optbench", *argv], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0 and "usage: optbench" in proc.stdout

@@ -1,0 +1,121 @@
+"""Suite files: grid expansion, validation with nearest-name hints, built-in suites."""
+
+from __future__ import annotations
+
+import pytest
+
+from optbench.suites import SuiteError, builtin_names, load_suite, parse_suite, validate
+
+EXAMPLE = """
+seeds = [0, 1, 2]
+steps = 50
+record_every = 5
+
+[[problems]]
+name = "quadratic"
+dim = 10
+condition_number = [10.0, 1000.0]
+seed = 0
+
+[[optimizers]]
+name = "momentum"
+lr = [0.001, 0.01]
+rho = 0.9
+
+[[optimizers]]
+name = "adam"
+lr = 0.001
+"""
+
+
+def _write(tmp_path, text, name="s.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_grid_expansion(tmp_path):
+    suite = load_suite(_write(tmp_path, EXAMPLE))
+    # 2 problems x (2 + 1) optimizers x 3 seeds
+    assert len(suite.specs) == 18
+    assert suite.name == "s"
+    combos = {(s.problem_params["condition_number"], s.optimizer, s.optimizer_params["lr"], s.seed)
+              for s in suite.specs}
+    assert len(combos) == 18
+    assert {s.steps for s in suite.specs} == {50} and {s.record_every for s in suite.specs} == {5}
+    assert all(s.problem_params["seed"] == 0 for s in suite.specs)
+
+
+def test_lists_in_one_table_form_a_cartesian_product():
+    data = {"problems": [{"name": "quadratic", "dim": [2, 3], "condition_number": [1.0, 2.0, 4.0]}],
+            "optimizers": [{"name": "sgd", "lr": 0.1}]}
+    assert len(parse_suite(data).specs) == 6
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("stepz = 5\n" + EXAMPLE, ["unknown key 'stepz'", "did you mean 'steps'"]),
+        (EXAMPLE.replace("condition_number", "conditon_number"),
+         ["unknown parameter 'conditon_number'", "did you mean 'condition_number'"]),
+        (EXAMPLE.replace('name = "adam"', 'name = "adma"'), ["unknown optimizer 'adma'", "'adam'"]),
+        (EXAMPLE.replace('name = "quadratic"', 'name = "quadratik"'), ["unknown problem", "'quadratic'"]),
+        (EXAMPLE.replace("seeds = [0, 1, 2]", "seeds = [0, 1.5]"), ["seeds"]),
+        (EXAMPLE.replace("seeds = [0, 1, 2]", "seeds = [1, 1]"), ["seeds", "duplicates"]),
+        (EXAMPLE.replace("steps = 50", "steps = 0"), ["steps", ">= 1"]),
+        (EXAMPLE.replace("lr = [0.001, 0.01]", "lr = []"), ["lr", "empty"]),
+        (EXAMPLE.replace("record_every = 5", 'record_every = "5"'), ["record_every"]),
+        (EXAMPLE + '\n[[optimizers]]\nname = "adam"\nlr = 0.001\n', ["duplicates"]),
+        ("steps = 5\n", ["[[problems]]"]),
+        (EXAMPLE.replace("steps = 50", "steps = = 50"), ["malformed TOML", "line 3"]),
+    ],
+)
+def test_bad_suites_raise_one_clear_error(tmp_path, text, words):
+    path = _write(tmp_path, text)
+    with pytest.raises(SuiteError) as info:
+        load_suite(path)
+    message = str(info.value)
+    assert str(path) in message
+    for word in words:
+        assert word in message
+
+
+@pytest.mark.parametrize(
+    "change, word",
+    [(("lr = 0.001", "lr = -1.0"), "lr"), (("rho = 0.9", "rho = 1.5"), "rho"),
+     (("dim = 10", "dim = 0"), "dim")],
+)
+def test_bad_values_fail_validation_before_running(tmp_path, change, word):
+    suite = load_suite(_write(tmp_path, EXAMPLE.replace(*change)))
+    with pytest.raises(SuiteError, match=word):
+        validate(suite)
+
+
+def test_lr_schedule_and_averaging_tables(tmp_path):
+    text = EXAMPLE.replace(
+        'lr = 0.001\n', 'lr = {schedule = "step", lr = 0.01, factor = 0.5, every = 10}\naverage = 0.99\n'
+    )
+    suite = load_suite(_write(tmp_path, text))
+    validate(suite)
+    adam = [s for s in suite.specs if s.optimizer == "adam"]
+    assert adam[0].optimizer_params["lr"]["schedule"] == "step"
+    assert adam[0].optimizer_params["average"] == 0.99
+
+
+def test_builtin_suites_load_and_validate():
+    names = builtin_names()
+    assert {"quick", "standard"} <= set(names)
+    for name in names:
+        suite = load_suite(name)
+        validate(suite)
+        assert suite.specs and suite.description
+    quick = load_suite("quick")
+    assert {s.seed for s in quick.specs} == {0, 1, 2}
+    assert {s.problem for s in quick.specs} >= {"quadratic", "saddle", "rosenbrock", "logistic"}
+    assert {s.optimizer for s in quick.specs} >= {"sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"}
+    assert {s.optimizer_params.get("bias_correction", True) for s in quick.specs if s.optimizer == "adam"} == {True, False}
+
+
+def test_unknown_suite_name():
+    with pytest.raises(SuiteError, match="built-in: .*quick"):
+        load_suite("no-such-suite")
