@@ -10,8 +10,10 @@ from typing import TextIO
 class Progress:
     """``[ 12/96]  8.1s  quadratic  adam[lr=0.001]  seed=1  max_steps``.
 
-    On a terminal the line is rewritten in place; elsewhere (a log file, CI) one
-    line is written per completed run.  ``quiet=True`` writes nothing.
+    On a terminal the line is rewritten in place after every run; elsewhere (a log
+    file, CI) a line is written for about every 5% of the runs, for the last one and
+    for every run flagged ``important`` (one that failed).  ``quiet=True`` writes
+    nothing.
     """
 
     def __init__(self, total: int, *, stream: TextIO | None = None, quiet: bool = False) -> None:
@@ -23,9 +25,12 @@ class Progress:
         self.start = time.perf_counter()
         self.width = 0
 
-    def update(self, text: str) -> None:
+    def update(self, text: str, *, important: bool = False) -> None:
         self.done += 1
         if self.quiet:
+            return
+        every = max(1, self.total // 20)
+        if not (self.tty or important or self.done % every == 0 or self.done == self.total):
             return
         digits = len(str(self.total))
         elapsed = time.perf_counter() - self.start

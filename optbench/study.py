@@ -109,7 +109,7 @@ def run_study(
         for spec in todo:
             outcome = run_and_store(spec.to_dict(), out)
             outcomes.append(outcome)
-            progress.update(outcome.describe())
+            progress.update(outcome.describe(), important=outcome.status == "error")
     else:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
@@ -125,7 +125,7 @@ def run_study(
                             spec.seed, "error", f"worker failed: {type(exc).__name__}: {exc}",
                         )
                     outcomes.append(outcome)
-                    progress.update(outcome.describe())
+                    progress.update(outcome.describe(), important=outcome.status == "error")
             except KeyboardInterrupt:
                 for future in futures:
                     future.cancel()

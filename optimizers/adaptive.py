@@ -80,7 +80,15 @@ def _descend(x: np.ndarray, lr: float, numerator: np.ndarray, second: np.ndarray
     x -= work
 
 
-class AdaGrad(Optimizer):
+class _SquaredGradMethod(Optimizer):
+    """What AdaGrad and RMSProp share: a squared-gradient statistic ``G_0 = 0``."""
+
+    def init(self, x0: np.ndarray) -> SquaredGradState:
+        shape = np.shape(x0)
+        return SquaredGradState(grad_squared=np.zeros(shape), work=np.empty(shape))
+
+
+class AdaGrad(_SquaredGradMethod):
     r"""AdaGrad (Duchi, Hazan and Singer, 2011): divide by the root of all past squared gradients.
 
     .. math::
@@ -109,13 +117,6 @@ class AdaGrad(Optimizer):
         self.eps = _check_eps(self.name, eps)
         self.hyperparams = {"lr": self.schedule.to_spec(), "eps": self.eps}
 
-    def init(self, x0: np.ndarray) -> SquaredGradState:
-        shape = np.shape(x0)
-        return SquaredGradState(grad_squared=np.zeros(shape), work=np.empty(shape))
-
-    def lr_at(self, t: int) -> float:
-        return self.schedule(t)
-
     def step(self, x: np.ndarray, oracle: Any, state: SquaredGradState) -> np.ndarray:
         dx = oracle.grad(x)
         learning_rate = self.schedule(state.t)
@@ -128,7 +129,7 @@ class AdaGrad(Optimizer):
         return x
 
 
-class RMSProp(Optimizer):
+class RMSProp(_SquaredGradMethod):
     r"""RMSProp (Tieleman and Hinton, 2012): AdaGrad with a leaky average of squared gradients.
 
     .. math::
@@ -160,13 +161,6 @@ class RMSProp(Optimizer):
         self.eps = _check_eps(self.name, eps)
         self.hyperparams = {"lr": self.schedule.to_spec(), "decay_rate": self.decay_rate,
                             "eps": self.eps}
-
-    def init(self, x0: np.ndarray) -> SquaredGradState:
-        shape = np.shape(x0)
-        return SquaredGradState(grad_squared=np.zeros(shape), work=np.empty(shape))
-
-    def lr_at(self, t: int) -> float:
-        return self.schedule(t)
 
     def step(self, x: np.ndarray, oracle: Any, state: SquaredGradState) -> np.ndarray:
         dx = oracle.grad(x)
@@ -239,9 +233,6 @@ class Adam(Optimizer):
         shape = np.shape(x0)
         return AdamState(first_moment=np.zeros(shape), second_moment=np.zeros(shape),
                          work=np.empty(shape))
-
-    def lr_at(self, t: int) -> float:
-        return self.schedule(t)
 
     def step(self, x: np.ndarray, oracle: Any, state: AdamState) -> np.ndarray:
         dx = oracle.grad(x)

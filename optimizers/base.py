@@ -63,9 +63,12 @@ class Optimizer(ABC):
     def step(self, x: np.ndarray, oracle: Any, state: State) -> np.ndarray:
         """One update from ``x``; returns the new iterate and advances ``state.t``."""
 
-    @abstractmethod
+    #: The learning-rate schedule (``optimizers.schedules``), set by ``__init__``.
+    schedule: Any
+
     def lr_at(self, t: int) -> float:
-        """The learning rate used by step ``t`` (0-based)."""
+        """The learning rate used by step ``t`` (0-based): ``self.schedule(t)``."""
+        return self.schedule(t)
 
     def __repr__(self) -> str:
         args = ",".join(f"{k}={v}" for k, v in self.hyperparams.items())

@@ -76,9 +76,6 @@ class SGD(Optimizer):
     def init(self, x0: np.ndarray) -> SGDState:
         return SGDState()
 
-    def lr_at(self, t: int) -> float:
-        return self.schedule(t)
-
     def step(self, x: np.ndarray, oracle: Any, state: SGDState) -> np.ndarray:
         dx = oracle.grad(x)
         learning_rate = self.schedule(state.t)
@@ -87,7 +84,20 @@ class SGD(Optimizer):
         return x
 
 
-class Momentum(Optimizer):
+class _VelocityMethod(Optimizer):
+    """What momentum and Nesterov share: ``lr``, ``rho`` and a velocity ``v_0 = 0``."""
+
+    @reject_unknown_hyperparams
+    def __init__(self, lr: float | Schedule | dict[str, Any], *, rho: float = 0.9) -> None:
+        self.schedule = schedules.learning_rate(self.name, lr)
+        self.rho = _check_rho(self.name, rho)
+        self.hyperparams = {"lr": self.schedule.to_spec(), "rho": self.rho}
+
+    def init(self, x0: np.ndarray) -> MomentumState:
+        return MomentumState(v=np.zeros(np.shape(x0)))
+
+
+class Momentum(_VelocityMethod):
     r"""SGD with momentum (the heavy ball): step along a velocity built from gradients.
 
     .. math::
@@ -108,18 +118,6 @@ class Momentum(Optimizer):
 
     name = "momentum"
 
-    @reject_unknown_hyperparams
-    def __init__(self, lr: float | Schedule | dict[str, Any], *, rho: float = 0.9) -> None:
-        self.schedule = schedules.learning_rate(self.name, lr)
-        self.rho = _check_rho(self.name, rho)
-        self.hyperparams = {"lr": self.schedule.to_spec(), "rho": self.rho}
-
-    def init(self, x0: np.ndarray) -> MomentumState:
-        return MomentumState(v=np.zeros(np.shape(x0)))
-
-    def lr_at(self, t: int) -> float:
-        return self.schedule(t)
-
     def step(self, x: np.ndarray, oracle: Any, state: MomentumState) -> np.ndarray:
         dx = oracle.grad(x)
         learning_rate = self.schedule(state.t)
@@ -131,7 +129,7 @@ class Momentum(Optimizer):
         return x
 
 
-class Nesterov(Optimizer):
+class Nesterov(_VelocityMethod):
     r"""Nesterov momentum, in the change-of-variables form that needs only :math:`\nabla f(x_t)`.
 
     The look-ahead form evaluates the gradient ahead of the iterate,
@@ -163,18 +161,6 @@ class Nesterov(Optimizer):
     """
 
     name = "nesterov"
-
-    @reject_unknown_hyperparams
-    def __init__(self, lr: float | Schedule | dict[str, Any], *, rho: float = 0.9) -> None:
-        self.schedule = schedules.learning_rate(self.name, lr)
-        self.rho = _check_rho(self.name, rho)
-        self.hyperparams = {"lr": self.schedule.to_spec(), "rho": self.rho}
-
-    def init(self, x0: np.ndarray) -> MomentumState:
-        return MomentumState(v=np.zeros(np.shape(x0)))
-
-    def lr_at(self, t: int) -> float:
-        return self.schedule(t)
 
     def step(self, x: np.ndarray, oracle: Any, state: MomentumState) -> np.ndarray:
         dx = oracle.grad(x)
