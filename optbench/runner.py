@@ -163,7 +163,10 @@ def run(
     optimizer
         A stepwise optimizer (``init``/``step``/``lr_at``) or a whole-run solver with
         ``minimize(oracle, x0, max_iter, callback)`` that calls ``callback(x)`` after
-        every iteration (raising StopIteration from the callback ends its loop).
+        every iteration (raising StopIteration from the callback ends its loop) and may
+        return a result with scipy's fields (``success``, ``message``, ``nit``,
+        ``nfev``, ``njev``...), kept in ``meta["solver"]``.  A whole-run solver always
+        sees the full objective, also on a stochastic problem.
     steps
         Step budget (iterations for whole-run solvers).
     seed
@@ -241,8 +244,9 @@ def run(
                 problem, optimizer, state, x, steps, record_every, rng, counter, recorder,
                 stochastic, verdict, init_work,
             )
+            solver = None
         else:
-            x, status, taken = _run_whole(
+            x, status, taken, solver = _run_whole(
                 optimizer, x, steps, record_every, counter, recorder, verdict
             )
     trace = recorder.frame()
@@ -253,6 +257,8 @@ def run(
         "seed": seed,
         "f_star": problem.f_star,
     }
+    if solver:
+        meta["solver"] = solver
     return RunResult(trace=trace, x=x, status=status, meta=meta)
 
 
@@ -278,39 +284,68 @@ def _run_stepwise(problem, optimizer, state, x, steps, record_every, rng, counte
     return x, status, step
 
 
-def _run_whole(optimizer, x, steps, record_every, counter, recorder, verdict):
-    """Drive a solver that owns its loop; each callback is one step."""
-    box = {"x": x, "step": 0, "status": "max_steps", "work": 0.0, "resume": 0.0}
+def _solver_summary(result: Any) -> dict[str, Any]:
+    """The JSON-able part of a solver's result (scipy's OptimizeResult fields)."""
+    summary = {}
+    for key in ("success", "status", "message", "nit", "nfev", "njev", "nhev", "fun"):
+        value = getattr(result, key, None) if not isinstance(result, dict) else result.get(key)
+        if value is None:
+            continue
+        if isinstance(value, (bool, np.bool_)):
+            value = bool(value)
+        elif isinstance(value, (int, np.integer)):
+            value = int(value)
+        elif isinstance(value, (float, np.floating)):
+            value = float(value)
+        else:
+            value = str(value)
+        summary[key] = value
+    return summary
 
-    def callback(xk: np.ndarray) -> None:
-        now = time.perf_counter()
-        box["work"] += now - box["resume"]
-        box["step"] += 1
-        step = box["step"]
-        box["x"] = np.array(xk, dtype=np.float64, copy=True)
+
+def _run_whole(optimizer, x, steps, record_every, counter, recorder, verdict):
+    """Drive a solver that owns its loop; each callback is one step.
+
+    Returns ``(x, status, steps_taken, solver_summary)``.  A solver that stops by its
+    own test before the budget is ``converged`` when it reports success (or reports
+    nothing), else ``max_steps`` (its message is kept in the summary).
+    """
+    step = 0
+    status = "max_steps"
+    work = 0.0
+    resume = 0.0
+    last_x = x
+
+    def callback(xk: Any) -> None:
+        nonlocal step, status, work, resume, last_x
+        work += time.perf_counter() - resume
+        step += 1
+        # scipy's new-style callbacks pass an OptimizeResult with the iterate in .x
+        last_x = np.array(getattr(xk, "x", xk), dtype=np.float64, copy=True)
         if step % record_every == 0 or step == steps:
-            loss, grad_norm = recorder.record(step, box["x"], box["work"], None)
-            status = verdict(loss, grad_norm, recorder.rows[-1][2])
-            if status is not None:
-                box["status"] = status
+            loss, grad_norm = recorder.record(step, last_x, work, None)
+            verdict_now = verdict(loss, grad_norm, recorder.rows[-1][2])
+            if verdict_now is not None:
+                status = verdict_now
                 raise StopIteration
-        box["resume"] = time.perf_counter()
         if step >= steps:
             raise StopIteration
+        resume = time.perf_counter()
 
-    box["resume"] = time.perf_counter()
+    result = None
     if steps > 0:
+        resume = time.perf_counter()
         try:
-            optimizer.minimize(counter, x, steps, callback)
+            result = optimizer.minimize(counter, x, steps, callback)
         except StopIteration:
             pass
-    last = box["step"]
-    if last and recorder.rows[-1][0] != last:
+    if step and recorder.rows[-1][0] != step:
         # the solver stopped by its own test between two recorded steps
-        recorder.record(last, box["x"], box["work"], None)
-    if box["status"] == "max_steps" and last:
+        recorder.record(step, last_x, work, None)
+    summary = _solver_summary(result) if result is not None else {}
+    if status == "max_steps" and step:
         _, loss, subopt, grad_norm = recorder.rows[-1][:4]
-        box["status"] = verdict(loss, grad_norm, subopt) or (
-            "converged" if last < steps else "max_steps"
-        )
-    return box["x"], box["status"], last
+        status = verdict(loss, grad_norm, subopt) or status
+        if status == "max_steps" and step < steps and summary.get("success", True):
+            status = "converged"
+    return last_x, status, step, summary
