@@ -50,6 +50,11 @@ def build_optimizer(name: str, params: dict[str, Any]) -> Any:
     if isinstance(params.get("lr"), dict):
         params["lr"] = optimizers.schedules.from_spec(params["lr"])
     opt = optimizers.get(name, **params)
+    if average is not None and not hasattr(opt, "step"):
+        raise ValueError(
+            f"{name}: average (Polyak averaging) applies to stepwise optimizers only; "
+            f"{name} runs its own loop"
+        )
     if average is not None:
         opt = optimizers.Averaged(opt, decay=average)
     return opt

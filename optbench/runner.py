@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from .cost import cost_model
+
 #: Trace columns every run has, in order.
 TRACE_COLUMNS = (
     "step",
@@ -109,7 +111,11 @@ class _Recorder:
         self.averages = getattr(optimizer, "average", None)
         self.lr_at = getattr(optimizer, "lr_at", None)
 
-    def record(self, step: int, x: np.ndarray, work: float, state: Any) -> tuple[float, float]:
+    def record(
+        self, step: int, x: np.ndarray, work: float, state: Any, previous: np.ndarray | None = None
+    ) -> tuple[float, float]:
+        """Append the row of ``step``; ``previous`` is the iterate before that step
+        (for ``update_ratio``).  Returns the full loss and gradient norm."""
         problem = self.problem
         loss = float(problem.loss(x))
         grad_norm = float(np.linalg.norm(problem.grad(x)))
@@ -125,6 +131,12 @@ class _Recorder:
         extra: dict[str, float] = {}
         if self.metrics is not None:
             extra.update(self.metrics(x))
+            if previous is not None:
+                base = float(np.linalg.norm(previous))
+                moved = float(np.linalg.norm(x - previous))
+                extra["update_ratio"] = moved / base if base > 0 else math.inf
+            else:
+                extra["update_ratio"] = math.nan
         if self.averages is not None and state is not None:
             extra["avg_loss"] = float(problem.loss(self.averages(state)))
         if extra:
@@ -190,8 +202,9 @@ def run(
     -------
     RunResult
         ``trace`` has the columns of :data:`TRACE_COLUMNS` (plus ``avg_loss`` for
-        averaged optimizers and whatever ``problem.metrics(x)`` returns), one row
-        per recorded step.
+        averaged optimizers; for a problem with ``metrics(x)`` (the nets), its
+        columns and ``update_ratio``, the norm of the recorded step's update over the
+        norm of the iterate before it), one row per recorded step.
     """
     steps = _check_int("steps", steps, 0)
     record_every = _check_int("record_every", record_every, 1)
@@ -256,6 +269,7 @@ def run(
         "optimizer": repr(optimizer),
         "seed": seed,
         "f_star": problem.f_star,
+        "cost_model": cost_model(problem),
     }
     if solver:
         meta["solver"] = solver
@@ -270,14 +284,20 @@ def _run_stepwise(problem, optimizer, state, x, steps, record_every, rng, counte
     minibatch = problem.minibatch
     opt_step = optimizer.step
     bind = counter.bind
+    # nets also record |x_new - x_old| / |x_old| of each recorded step (the ~1e-3 rule)
+    track_update = recorder.metrics is not None
+    previous = None
     for step in range(1, steps + 1):
+        recorded = step % record_every == 0 or step == steps
+        if track_update and recorded:
+            previous = x.copy()  # steps update x in place
         t0 = perf_counter()
         if stochastic:
             bind(minibatch(rng))
         x = opt_step(x, counter, state)
         work += perf_counter() - t0
-        if step % record_every == 0 or step == steps:
-            loss, grad_norm = recorder.record(step, x, work, state)
+        if recorded:
+            loss, grad_norm = recorder.record(step, x, work, state, previous)
             status = verdict(loss, grad_norm, recorder.rows[-1][2]) or "max_steps"
             if status != "max_steps":
                 break

@@ -24,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .cost import cost_column
 from .spec import TRACE_FORMAT, RunSpec, format_value
 
 META_KEY = b"optbench"
@@ -129,7 +130,8 @@ def load(results_dir: str | os.PathLike) -> pd.DataFrame:
     """All runs of a results directory as one tidy long DataFrame.
 
     One row per recorded step of every run: the trace columns plus ``run_id``,
-    ``problem``, ``optimizer``, ``seed`` (the run's seed), ``status``, the labels
+    ``problem``, ``optimizer``, ``seed`` (the run's seed), ``status``, ``cost`` (the
+    oracle calls in gradient-equivalents, see :mod:`optbench.cost`), the labels
     ``problem_label`` / ``optimizer_label`` (``adam[lr=0.001]``) and the parameters
     as columns ``problem.<name>`` and ``optimizer.<name>`` (so ``problem.seed`` is
     the data seed).
@@ -149,6 +151,7 @@ def load(results_dir: str | os.PathLike) -> pd.DataFrame:
             **_param_columns("problem", spec.problem_params),
             **_param_columns("optimizer", spec.optimizer_params),
         }
+        columns["cost"] = cost_column(trace, record.get("cost_model"))
         frames.append(trace.assign(**columns))
     if not frames:
         return pd.DataFrame(

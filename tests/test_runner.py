@@ -170,3 +170,23 @@ def test_whole_run_solver_through_callback(diag_quadratic):
 def test_bad_run_arguments(diag_quadratic, kwargs, word):
     with pytest.raises(ValueError, match=word):
         optbench.run(diag_quadratic, optimizers.get("sgd", lr=0.1), **kwargs)
+
+
+def test_problem_metrics_and_update_ratio_are_recorded():
+    class WithMetrics(DiagQuadratic):
+        def metrics(self, x):
+            return {"first": float(x[0])}
+
+    prob = WithMetrics()
+    res = optbench.run(prob, optimizers.get("sgd", lr=0.1), steps=6, record_every=3, seed=1)
+    assert list(res.trace.columns)[-2:] == ["first", "update_ratio"]
+    xs = [prob.x0(1)]
+    for _ in range(6):
+        xs.append(xs[-1] - 0.1 * prob.grad(xs[-1]))
+    np.testing.assert_allclose(res.trace["first"], [xs[0][0], xs[3][0], xs[6][0]], rtol=1e-15)
+    assert math.isnan(res.trace["update_ratio"].iloc[0])
+    expected = np.linalg.norm(xs[3] - xs[2]) / np.linalg.norm(xs[2])
+    assert res.trace["update_ratio"].iloc[1] == pytest.approx(expected, rel=1e-12)
+    # problems without metrics keep the plain layout
+    plain = optbench.run(DiagQuadratic(), optimizers.get("sgd", lr=0.1), steps=3)
+    assert "update_ratio" not in plain.trace.columns

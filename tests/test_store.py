@@ -121,3 +121,22 @@ def test_load_empty_and_missing(tmp_path):
     assert optbench.load(tmp_path).empty
     with pytest.raises(FileNotFoundError):
         optbench.load(tmp_path / "nope")
+
+
+def test_load_adds_cost_from_the_stored_cost_model(tmp_path):
+    import problems
+
+    spec = _spec()
+    run_study([spec], tmp_path)
+    data = optbench.load(tmp_path)
+    # sgd calls only grad: cost == n_grad
+    np.testing.assert_array_equal(data["cost"].to_numpy(), data["n_grad"].to_numpy(dtype=float))
+    prob = problems.get("quadratic", dim=3, condition_number=10.0)
+    from optbench.cost import cost_column, cost_model
+
+    assert cost_model(prob) == {"loss": 1.0, "grad": 1.0, "hess": 3.0}
+    prob.loss_cost, prob.hess_cost = 0.5, 7.0
+    model = cost_model(prob)
+    trace = pd.DataFrame({"n_loss": [0, 2], "n_grad": [0, 3], "n_hess": [0, 1]})
+    np.testing.assert_array_equal(cost_column(trace, model), [0.0, 0.5 * 2 + 3 + 7.0])
+    assert np.isnan(cost_column(trace, None)).all()

@@ -1,0 +1,48 @@
+"""The cost model: oracle calls expressed in gradient-equivalents.
+
+To compare methods that call different oracles (a first-order method calls ``grad``,
+Newton calls ``grad`` and ``hess``, a line search calls ``loss``), optbench prices
+every call in units of one full gradient evaluation::
+
+    cost = loss_cost * n_loss + 1 * n_grad + hess_cost * n_hess
+
+Defaults, per problem, overridable by a problem attribute of the same name:
+
+- ``loss_cost = 1.0``: a function value costs about as much as a gradient for the
+  built-in problems (one product with the data or with A for the loss, one more for
+  the gradient, which reuses the margins; calling it one unit is the simple, slightly
+  pessimistic choice for methods that evaluate the loss, such as line searches).
+- ``hess_cost = dim``: a dense Hessian costs about ``dim`` gradients, as if built from
+  ``dim`` Hessian-vector products each costing one gradient (for logistic regression
+  ``X^T D X`` is ``n d^2`` work against ``n d`` for the gradient, the same ratio).
+
+The model is stored with every run (``meta["cost_model"]``) and ``optbench.load``
+adds the ``cost`` column from it, so reports never need to rebuild a problem.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def cost_model(problem: Any) -> dict[str, float]:
+    """Gradient-equivalents of one ``loss``, ``grad`` and ``hess`` call on ``problem``."""
+    return {
+        "loss": float(getattr(problem, "loss_cost", 1.0)),
+        "grad": 1.0,
+        "hess": float(getattr(problem, "hess_cost", problem.dim)),
+    }
+
+
+def cost_column(trace: pd.DataFrame, model: dict[str, float] | None) -> np.ndarray:
+    """``loss*n_loss + grad*n_grad + hess*n_hess`` per trace row (NaN without a model)."""
+    if not model:
+        return np.full(len(trace), np.nan)
+    return (
+        model["loss"] * trace["n_loss"].to_numpy(dtype=float)
+        + model["grad"] * trace["n_grad"].to_numpy(dtype=float)
+        + model["hess"] * trace["n_hess"].to_numpy(dtype=float)
+    )
