@@ -8,10 +8,11 @@ every call in units of one full gradient evaluation::
 
 Defaults, per problem, overridable by a problem attribute of the same name:
 
-- ``loss_cost = 1.0``: a function value costs about as much as a gradient for the
-  built-in problems (one product with the data or with A for the loss, one more for
-  the gradient, which reuses the margins; calling it one unit is the simple, slightly
-  pessimistic choice for methods that evaluate the loss, such as line searches).
+- ``loss_cost = 0.5``: a function value costs about half a gradient: for logistic
+  regression the loss is one product with the data (the margins) and the gradient
+  two; for a net the loss is a forward pass and the gradient a forward and a
+  backward pass.  (For a rotated quadratic both are one product with A, so the loss
+  is priced low there; a problem can set ``loss_cost`` to say otherwise.)
 - ``hess_cost = dim``: a dense Hessian costs about ``dim`` gradients, as if built from
   ``dim`` Hessian-vector products each costing one gradient (for logistic regression
   ``X^T D X`` is ``n d^2`` work against ``n d`` for the gradient, the same ratio).
@@ -31,7 +32,7 @@ import pandas as pd
 def cost_model(problem: Any) -> dict[str, float]:
     """Gradient-equivalents of one ``loss``, ``grad`` and ``hess`` call on ``problem``."""
     return {
-        "loss": float(getattr(problem, "loss_cost", 1.0)),
+        "loss": float(getattr(problem, "loss_cost", 0.5)),
         "grad": 1.0,
         "hess": float(getattr(problem, "hess_cost", problem.dim)),
     }

@@ -252,7 +252,11 @@ def run(
                 return "converged"
             return None
 
-        if stepwise:
+        row0 = recorder.rows[0]
+        status0 = verdict(row0[1], row0[3], row0[2])
+        if status0 is not None:  # x0 is already optimal, or not even finite
+            x, status, taken, solver = x, status0, 0, None
+        elif stepwise:
             x, status, taken = _run_stepwise(
                 problem, optimizer, state, x, steps, record_every, rng, counter, recorder,
                 stochastic, verdict, init_work,

@@ -1,4 +1,5 @@
-"""Stepwise optimizers as taught: SGD, momentum, Nesterov, AdaGrad, RMSProp, Adam.
+"""Optimizers as taught: SGD, momentum, Nesterov, AdaGrad, RMSProp, Adam; Newton,
+scipy's L-BFGS-B and BFGS, and a stepwise minibatch L-BFGS.
 
 ``optimizers.get(name, **hyperparams)`` builds one; ``optimizers.names()`` lists them;
 ``optimizers.register(name, factory)`` adds a user-defined optimizer.  Learning-rate
@@ -15,7 +16,10 @@ from .adaptive import AdaGrad, Adam, RMSProp
 from .averaging import Averaged
 from .base import Optimizer, State
 from .first_order import SGD, Momentum, Nesterov
+from .lbfgs_stochastic import LBFGSStochastic
+from .newton import Newton
 from .registry import factory, get, names, register
+from .scipy_adapters import BFGS, LBFGS
 
 register("sgd", SGD)
 register("momentum", Momentum)
@@ -23,14 +27,22 @@ register("nesterov", Nesterov)
 register("adagrad", AdaGrad)
 register("rmsprop", RMSProp)
 register("adam", Adam)
+register("newton", Newton)
+register("lbfgs", LBFGS)
+register("bfgs", BFGS)
+register("lbfgs_stochastic", LBFGSStochastic)
 
 __all__ = [
+    "BFGS",
+    "LBFGS",
+    "LBFGSStochastic",
     "SGD",
     "AdaGrad",
     "Adam",
     "Averaged",
     "Momentum",
     "Nesterov",
+    "Newton",
     "Optimizer",
     "RMSProp",
     "State",

@@ -42,7 +42,7 @@ def test_list_shows_problems_optimizers_and_defaults(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     for word in ["quadratic", "rosenbrock", "logistic", "saddle", "sgd", "momentum", "nesterov",
-                 "adagrad", "rmsprop", "adam", "beta2=0.999", "condition_number=100.0", "quick"]:
+                 "adagrad", "rmsprop", "adam", "newton", "lbfgs", "bfgs", "lbfgs_stochastic", "beta2=0.999", "condition_number=100.0", "quick"]:
         assert word in out, word
 
 

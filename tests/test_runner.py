@@ -190,3 +190,12 @@ def test_problem_metrics_and_update_ratio_are_recorded():
     # problems without metrics keep the plain layout
     plain = optbench.run(DiagQuadratic(), optimizers.get("sgd", lr=0.1), steps=3)
     assert "update_ratio" not in plain.trace.columns
+
+
+def test_start_at_the_optimum_is_converged_without_a_step(diag_quadratic):
+    res = optbench.run(diag_quadratic, optimizers.get("sgd", lr=0.1), steps=50, x0=np.zeros(2))
+    assert res.status == "converged" and res.meta["steps_taken"] == 0
+    assert res.trace["step"].tolist() == [0] and res.trace["n_grad"].iloc[0] == 0
+    res = optbench.run(problems.get("rosenbrock", dim=2), optimizers.get("lbfgs"), steps=50,
+                       x0=np.ones(2))
+    assert res.status == "converged" and len(res.trace) == 1

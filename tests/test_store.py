@@ -134,9 +134,9 @@ def test_load_adds_cost_from_the_stored_cost_model(tmp_path):
     prob = problems.get("quadratic", dim=3, condition_number=10.0)
     from optbench.cost import cost_column, cost_model
 
-    assert cost_model(prob) == {"loss": 1.0, "grad": 1.0, "hess": 3.0}
-    prob.loss_cost, prob.hess_cost = 0.5, 7.0
+    assert cost_model(prob) == {"loss": 0.5, "grad": 1.0, "hess": 3.0}
+    prob.loss_cost, prob.hess_cost = 0.25, 7.0
     model = cost_model(prob)
     trace = pd.DataFrame({"n_loss": [0, 2], "n_grad": [0, 3], "n_hess": [0, 1]})
-    np.testing.assert_array_equal(cost_column(trace, model), [0.0, 0.5 * 2 + 3 + 7.0])
+    np.testing.assert_array_equal(cost_column(trace, model), [0.0, 0.25 * 2 + 3 + 7.0])
     assert np.isnan(cost_column(trace, None)).all()

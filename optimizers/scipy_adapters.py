@@ -1,0 +1,256 @@
+"""Whole-run quasi-Newton solvers from :func:`scipy.optimize.minimize`: L-BFGS-B and BFGS.
+
+These are not stepwise optimizers: scipy owns the loop (its line search, its
+stopping tests) and the harness follows it through the callback.  A solver here is
+used as::
+
+    result = solver.minimize(oracle, x0, max_iter, callback)
+
+where ``oracle`` has ``loss`` and ``grad`` (the harness passes its counting wrapper
+around the *full* objective: a whole-run solver never sees a minibatch, also on a
+stochastic problem, which is the lecture's "full batch, deterministic mode"), and
+``callback(xk)`` is called with a copy of the iterate after every scipy iteration.
+The callback may raise ``StopIteration`` to end the run (the harness does so on its
+step budget, on convergence or on divergence).
+
+Counting convention.  scipy is given ``jac=True`` and the function
+``x -> (oracle.loss(x), oracle.grad(x))``, so each evaluation scipy asks for costs
+exactly one ``loss`` and one ``grad`` call on the oracle, and the harness's counts
+``n_loss`` and ``n_grad`` equal scipy's ``nfev`` and ``njev``.  Each scipy
+iteration is one harness step: ``nit`` equals the steps taken.
+
+Callback style and ``StopIteration``.  The callback is passed to scipy in the
+old style, ``callback(xk)``, which every scipy >= 1.10 accepts for both methods.
+From scipy 1.11 on, both methods catch a ``StopIteration`` raised by the callback,
+stop after that iteration and return a result with ``success=False``,
+``status=99`` and ``message="`callback` raised `StopIteration`."``.  Older scipy
+lets the exception through :func:`scipy.optimize.minimize`; :meth:`minimize` then
+catches it and returns a result of the same shape built from its own counts (the
+last iterate, ``nit`` callbacks, ``nfev = njev`` evaluations), so callers see one
+behaviour on every supported scipy.
+
+There is no learning rate: the line search chooses every step, so these solvers
+have no ``lr_at`` and the harness records ``lr`` as NaN.
+
+Example
+-------
+>>> import numpy as np
+>>> from optimizers.scipy_adapters import LBFGS
+>>> class Bowl:                                   # f(x) = |x|^2 / 2
+...     def loss(self, x):
+...         return 0.5 * float(x @ x)
+...     def grad(self, x):
+...         return x.copy()
+>>> result = LBFGS().minimize(Bowl(), np.array([1.0, -2.0]), 100, None)
+>>> bool(result.success), bool(np.allclose(result.x, 0.0)), result.nfev == result.njev
+(True, True, True)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import scipy.optimize
+from scipy.optimize import OptimizeResult
+
+from .validation import check_int, check_real, reject_unknown_hyperparams
+
+__all__ = ["BFGS", "LBFGS", "ScipySolver"]
+
+#: The message scipy (>= 1.11) gives a run ended by the callback's StopIteration.
+STOPPED_BY_CALLBACK = "`callback` raised `StopIteration`."
+
+
+class ScipySolver:
+    """What the scipy adapters share: the ``minimize`` contract and the counting.
+
+    Subclasses set ``name``, ``method`` (scipy's method name), ``hyperparams`` and
+    :meth:`options` (scipy's ``options`` for a budget of ``max_iter`` iterations).
+
+    Attributes
+    ----------
+    name : str
+        Registry name.
+    hyperparams : dict
+        The hyper-parameters, JSON-serializable.
+    needs : tuple of str
+        ``("loss", "grad")``: scipy asks for both at every evaluation.
+    """
+
+    name: str = "scipy"
+    method: str = ""
+    hyperparams: dict[str, Any]
+    needs: tuple[str, ...] = ("loss", "grad")
+
+    def options(self, max_iter: int) -> dict[str, Any]:
+        """scipy's ``options`` for a run of at most ``max_iter`` iterations."""
+        raise NotImplementedError
+
+    def minimize(
+        self,
+        oracle: Any,
+        x0: np.ndarray,
+        max_iter: int,
+        callback: Callable[[np.ndarray], None] | None = None,
+    ) -> OptimizeResult:
+        """Minimise ``oracle.loss`` from ``x0`` with scipy; returns scipy's OptimizeResult.
+
+        Parameters
+        ----------
+        oracle
+            Anything with ``loss(x)`` and ``grad(x)``; both are called once per scipy
+            evaluation, at the same point.
+        x0 : ndarray
+            The initial point (not modified).
+        max_iter : int
+            scipy's ``maxiter``.
+        callback : callable, optional
+            Called as ``callback(xk)`` with a copy of the iterate after every
+            iteration; raising ``StopIteration`` ends the run after that iteration.
+
+        Returns
+        -------
+        scipy.optimize.OptimizeResult
+            With ``x``, ``success``, ``status``, ``message``, ``nit``, ``nfev`` and
+            ``njev`` (and ``fun``, ``jac`` when scipy itself returned).
+        """
+        evaluations = 0
+        iterations = 0
+        last_x = np.array(x0, dtype=np.float64, copy=True)
+
+        def fun_and_grad(x: np.ndarray) -> tuple[float, np.ndarray]:
+            nonlocal evaluations
+            evaluations += 1
+            return oracle.loss(x), oracle.grad(x)
+
+        def report(xk: np.ndarray) -> None:  # old style: one positional iterate
+            nonlocal iterations, last_x
+            iterations += 1
+            last_x = xk
+            if callback is not None:
+                callback(xk)
+
+        try:
+            return scipy.optimize.minimize(
+                fun_and_grad,
+                x0,
+                jac=True,
+                method=self.method,
+                callback=report,
+                options=self.options(max_iter),
+            )
+        except StopIteration:
+            # scipy < 1.11 does not catch the callback's StopIteration: describe the
+            # run as scipy >= 1.11 would
+            return OptimizeResult(
+                x=np.array(last_x, dtype=np.float64, copy=True),
+                success=False,
+                status=99,
+                message=STOPPED_BY_CALLBACK,
+                nit=iterations,
+                nfev=evaluations,
+                njev=evaluations,
+            )
+
+    def __repr__(self) -> str:
+        args = ",".join(f"{k}={v}" for k, v in self.hyperparams.items())
+        return f"{self.name}[{args}]"
+
+
+class LBFGS(ScipySolver):
+    r"""L-BFGS-B from scipy (Byrd, Lu, Nocedal and Zhu, 1995), without bounds.
+
+    scipy keeps the ``m`` most recent pairs :math:`s_k = x_{k+1} - x_k`,
+    :math:`y_k = \nabla f(x_{k+1}) - \nabla f(x_k)` as a compact limited-memory
+    inverse-Hessian approximation, and steps along its quasi-Newton direction with a
+    line search satisfying the strong Wolfe conditions (Moré and Thuente), starting
+    at the unit step.  It stops when
+    :math:`\max_i |\nabla f(x)_i| \le` ``gtol``, when
+    :math:`(f_k - f_{k+1}) / \max(|f_k|, |f_{k+1}|, 1) \le` ``ftol``, after
+    ``max_iter`` iterations, after scipy's default ``maxfun = 15000`` evaluations,
+    or when the callback raises ``StopIteration``.
+
+    It always runs on the full objective (full batch): the harness hands it the
+    problem itself, never a minibatch.  One evaluation is one ``loss`` and one
+    ``grad`` call.
+
+    ==================  ======================================================
+    hyper-parameter     ``scipy.optimize.minimize(method="L-BFGS-B")`` option
+    ==================  ======================================================
+    ``m``               ``maxcor``
+    ``gtol``            ``gtol``
+    ``ftol``            ``ftol``
+    ``maxls``           ``maxls``
+    (the step budget)   ``maxiter``
+    ==================  ======================================================
+
+    Parameters
+    ----------
+    m : int, default 10
+        Number of stored correction pairs, >= 1.
+    gtol : float, default 1e-5
+        Projected-gradient tolerance (infinity norm), >= 0.
+    ftol : float, default 2.220446049250313e-09
+        Relative reduction of ``f`` below which scipy stops, >= 0 (scipy's default,
+        ``factr = 1e7`` times the machine epsilon).
+    maxls : int, default 20
+        Maximum number of line-search evaluations per iteration, >= 1.
+    """
+
+    name = "lbfgs"
+    method = "L-BFGS-B"
+
+    @reject_unknown_hyperparams
+    def __init__(self, *, m: int = 10, gtol: float = 1e-5,
+                 ftol: float = 2.220446049250313e-09, maxls: int = 20) -> None:
+        self.m = check_int(self.name, "m", m, 1)
+        self.gtol = check_real(self.name, "gtol", gtol, 0.0)
+        self.ftol = check_real(self.name, "ftol", ftol, 0.0)
+        self.maxls = check_int(self.name, "maxls", maxls, 1)
+        self.hyperparams = {"m": self.m, "gtol": self.gtol, "ftol": self.ftol,
+                            "maxls": self.maxls}
+
+    def options(self, max_iter: int) -> dict[str, Any]:
+        return {"maxcor": self.m, "gtol": self.gtol, "ftol": self.ftol,
+                "maxls": self.maxls, "maxiter": int(max_iter)}
+
+
+class BFGS(ScipySolver):
+    r"""BFGS from scipy: a dense inverse-Hessian approximation updated every iteration.
+
+    scipy starts from :math:`H_0 = I`, steps along :math:`p_k = -H_k \nabla f(x_k)`
+    with a Wolfe line search (MINPACK's, falling back to a pure-Python one), and
+    applies the BFGS update
+    :math:`H_{k+1} = (I - \rho s y^\top) H_k (I - \rho y s^\top) + \rho s s^\top`,
+    :math:`\rho = 1 / y^\top s`.  It stops when :math:`\max_i |\nabla f(x)_i| \le`
+    ``gtol``, after ``max_iter`` iterations, when the line search fails (precision
+    loss), or when the callback raises ``StopIteration``.  Memory and time per
+    iteration are :math:`O(n^2)`.
+
+    It always runs on the full objective (full batch).  One evaluation is one
+    ``loss`` and one ``grad`` call.
+
+    ==================  ======================================================
+    hyper-parameter     ``scipy.optimize.minimize(method="BFGS")`` option
+    ==================  ======================================================
+    ``gtol``            ``gtol`` (with scipy's default ``norm = inf``)
+    (the step budget)   ``maxiter``
+    ==================  ======================================================
+
+    Parameters
+    ----------
+    gtol : float, default 1e-5
+        Gradient tolerance (infinity norm), >= 0.
+    """
+
+    name = "bfgs"
+    method = "BFGS"
+
+    @reject_unknown_hyperparams
+    def __init__(self, *, gtol: float = 1e-5) -> None:
+        self.gtol = check_real(self.name, "gtol", gtol, 0.0)
+        self.hyperparams = {"gtol": self.gtol}
+
+    def options(self, max_iter: int) -> dict[str, Any]:
+        return {"gtol": self.gtol, "maxiter": int(max_iter)}
