@@ -85,6 +85,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("results") / suite.name
     todo, skipped = pending(suite.specs, out)
     progress = Progress(len(todo), quiet=args.quiet)
+    for note in suite.skipped:
+        sys.stderr.write(f"optbench: skipping {note}\n")
     if not args.quiet:
         sys.stderr.write(
             f"optbench: suite {suite.name!r}: {len(suite.specs)} runs, {len(skipped)} already "
@@ -169,6 +171,64 @@ def _first_mismatch(stored, fresh) -> str | None:
     return None
 
 
+def cmd_ensemble(args: argparse.Namespace) -> int:
+    from .ensembles import compare_ensembles
+    from .suites import validate_params
+
+    problem_params = {"dataset": args.dataset, "hidden": args.hidden,
+                      "activation": args.activation, "init": args.init,
+                      "batch_size": args.batch_size, **dict(args.problem_param)}
+    optimizer_params = {"lr": args.lr, **dict(args.optimizer_param)}
+    validate_params("problems", "mlp", problem_params)
+    validate_params("optimizers", args.optimizer, optimizer_params)
+    out = Path(args.out)
+    table = compare_ensembles(
+        problem_params, args.optimizer, optimizer_params, steps=args.steps,
+        seeds=list(range(args.members)), cycles=args.cycles, average=args.average,
+        results_dir=out,
+    )
+    sys.stdout.write(table.to_string(index=False, float_format=lambda v: f"{v:.4f}") + "\n")
+    sys.stdout.write(f"\nmember runs and the table (ensembles/): {out}\n")
+    return EXIT_OK
+
+
+def _key_value(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` with VALUE read as a TOML value (``64``, ``[64, 64]``, ``true``,
+    ``"digits"``); a bare word is taken as text."""
+    from .suites import tomllib
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        parsed = tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value
+    return key.strip(), parsed
+
+
+def _widths(text: str) -> list[int]:
+    try:
+        widths = [int(w) for w in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected widths like 64 or 128,128, got {text!r}") from None
+    if not widths or min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"widths must be integers >= 1, got {text!r}")
+    return widths
+
+
+def _positive(kind):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        return value
+    return parse
+
+
 def _jobs(text: str) -> int:
     try:
         value = int(text)
@@ -209,6 +269,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", metavar="DIR", help="results directory")
     p.add_argument("--out", metavar="FILE", help="output file (default DIR/report.html)")
     p.set_defaults(func=cmd_report)
+    p = sub.add_parser(
+        "ensemble",
+        help="validation accuracy of single nets, independent and snapshot ensembles, Polyak averaging",
+        description="Train an mlp problem several ways and compare, on the validation split, "
+        "the single models, an independent ensemble (--members seeds), a snapshot ensemble "
+        "(one warm-restart run with --cycles snapshots) and the Polyak average of the weights. "
+        "Member runs are stored in --out like any other run; the table in --out/ensembles/.",
+    )
+    p.add_argument("--dataset", choices=("digits", "spiral"), default="digits")
+    p.add_argument("--hidden", type=_widths, default=[64], metavar="W[,W...]",
+                   help="hidden widths (default 64)")
+    p.add_argument("--activation", default="relu", help="default relu")
+    p.add_argument("--init", default="he", help="default he")
+    p.add_argument("--batch-size", type=_positive(int), default=64, help="default 64")
+    p.add_argument("-p", "--problem-param", type=_key_value, action="append", default=[],
+                   metavar="KEY=VALUE", help="another mlp parameter, e.g. -p batchnorm=true")
+    p.add_argument("--optimizer", default="adam", help="default adam")
+    p.add_argument("--lr", type=_positive(float), default=1e-3, help="default 1e-3")
+    p.add_argument("-o", "--optimizer-param", type=_key_value, action="append", default=[],
+                   metavar="KEY=VALUE", help="another optimizer parameter, e.g. -o beta1=0.8")
+    p.add_argument("--steps", type=_positive(int), default=1500, help="steps per run (default 1500)")
+    p.add_argument("--members", type=_positive(int), default=5,
+                   help="independent members, seeds 0..K-1 (default 5)")
+    p.add_argument("--cycles", type=_positive(int), default=5,
+                   help="warm-restart cycles and snapshots (default 5; divides --steps)")
+    p.add_argument("--average", type=float, default=0.995, help="Polyak decay (default 0.995)")
+    p.add_argument("--out", metavar="DIR", default="results/ensembles",
+                   help="results directory (default results/ensembles)")
+    p.set_defaults(func=cmd_ensemble)
     p = sub.add_parser("verify", help="re-run stored runs and compare their traces bit for bit")
     p.add_argument("dir", metavar="DIR", help="results directory")
     p.set_defaults(func=cmd_verify)

@@ -70,12 +70,19 @@ class CountingOracle:
 
 @dataclass
 class RunResult:
-    """What a run produced: ``trace`` (one row per recorded step), ``x``, ``status``, ``meta``."""
+    """What a run produced: ``trace`` (one row per recorded step), ``x``, ``status``, ``meta``.
+
+    ``x_avg`` is the averaged iterate of an averaged optimizer (else None);
+    ``snapshots`` maps each step asked for with ``run(..., snapshots=...)`` that the
+    run reached to a copy of the iterate after that step.
+    """
 
     trace: pd.DataFrame
     x: np.ndarray
     status: str
     meta: dict[str, Any] = field(default_factory=dict)
+    x_avg: np.ndarray | None = None
+    snapshots: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
@@ -165,6 +172,7 @@ def run(
     tol_subopt: float | None = None,
     diverge_factor: float = 1e6,
     x0: np.ndarray | None = None,
+    snapshots: Any = (),
 ) -> RunResult:
     """Run ``optimizer`` on ``problem`` for at most ``steps`` steps.
 
@@ -197,6 +205,9 @@ def run(
         kept up to and including that row.
     x0
         Start here instead of ``problem.x0(seed)``.
+    snapshots
+        Steps after which to keep a copy of the iterate in ``result.snapshots``
+        (stepwise optimizers; for snapshot ensembles).
 
     Returns
     -------
@@ -229,7 +240,11 @@ def run(
     recorder = _Recorder(problem, optimizer, counter)
     stochastic = bool(getattr(problem, "stochastic", False))
 
+    wanted = {_check_int("snapshots", s, 1) for s in snapshots}
+    kept: dict[int, np.ndarray] = {}
     stepwise = hasattr(optimizer, "step")
+    if wanted and not stepwise:
+        raise ValueError("snapshots are kept for stepwise optimizers only")
     if not stepwise and not hasattr(optimizer, "minimize"):
         raise ValueError(
             f"optimizer {optimizer!r} has neither step() (stepwise) nor minimize() "
@@ -259,7 +274,7 @@ def run(
         elif stepwise:
             x, status, taken = _run_stepwise(
                 problem, optimizer, state, x, steps, record_every, rng, counter, recorder,
-                stochastic, verdict, init_work,
+                stochastic, verdict, init_work, wanted, kept,
             )
             solver = None
         else:
@@ -277,11 +292,14 @@ def run(
     }
     if solver:
         meta["solver"] = solver
-    return RunResult(trace=trace, x=x, status=status, meta=meta)
+    x_avg = None
+    if stepwise and getattr(optimizer, "average", None) is not None:
+        x_avg = np.array(optimizer.average(state), dtype=np.float64, copy=True)
+    return RunResult(trace=trace, x=x, status=status, meta=meta, x_avg=x_avg, snapshots=kept)
 
 
 def _run_stepwise(problem, optimizer, state, x, steps, record_every, rng, counter, recorder,
-                  stochastic, verdict, work):
+                  stochastic, verdict, work, wanted, kept):
     status = "max_steps"
     step = 0
     perf_counter = time.perf_counter
@@ -300,6 +318,8 @@ def _run_stepwise(problem, optimizer, state, x, steps, record_every, rng, counte
             bind(minibatch(rng))
         x = opt_step(x, counter, state)
         work += perf_counter() - t0
+        if wanted and step in wanted:
+            kept[step] = x.copy()
         if recorded:
             loss, grad_norm = recorder.record(step, x, work, state, previous)
             status = verdict(loss, grad_norm, recorder.rows[-1][2]) or "max_steps"

@@ -6,7 +6,10 @@ the run options ``tol_grad``, ``tol_subopt``, ``diverge_factor``); each
 sets its parameters.  Inside a table, every list is a grid axis: the table expands
 to the cartesian product of its lists.  A parameter whose value is itself a list
 is written as a grid of one (``hidden = [[64, 64]]``).  The study is the product
-problems x optimizers x seeds.  Unknown keys are errors naming the nearest valid
+problems x optimizers x seeds; an optimizer table's ``problems = ["quadratic", ...]``
+restricts it to those problem families (it is neither a grid nor a parameter), and
+pairs that cannot run (a Hessian method on a problem without one) are dropped by
+:func:`validate` with a note.  Unknown keys are errors naming the nearest valid
 key; nothing is silently ignored.
 """
 
@@ -61,6 +64,8 @@ class Suite:
     specs: list[RunSpec] = field(default_factory=list)
     problem_configs: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     optimizer_configs: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    #: Why runs of the grid were left out by :func:`validate` ("6 runs: newton ...").
+    skipped: list[str] = field(default_factory=list)
 
 
 def builtin_names() -> list[str]:
@@ -109,6 +114,27 @@ def _accepted_params(factory: Any) -> list[str] | None:
     return names
 
 
+def validate_params(kind: str, name: str, params: dict[str, Any]) -> None:
+    """Check parameter names of one problem or optimizer (``kind`` "problems" or
+    "optimizers") against its factory: SuiteError naming the nearest valid name."""
+    registry = problems if kind == "problems" else optimizers
+    try:
+        factory = registry.factory(name)
+    except ValueError as err:
+        raise SuiteError(str(err)) from None
+    accepted = _accepted_params(factory)
+    if accepted is None:
+        return
+    if kind == "optimizers":
+        accepted = accepted + list(HARNESS_OPTIMIZER_KEYS)
+    for key in params:
+        if key not in accepted:
+            raise SuiteError(
+                f"{kind[:-1]} {name}: unknown parameter {key!r}{_nearest(key, accepted)} "
+                f"(allowed: {', '.join(accepted)})"
+            )
+
+
 def _expand_table(where: str, table: dict[str, Any]) -> list[dict[str, Any]]:
     axes = []
     for key, value in table.items():
@@ -121,11 +147,32 @@ def _expand_table(where: str, table: dict[str, Any]) -> list[dict[str, Any]]:
     return [dict(combo) for combo in itertools.product(*axes)]
 
 
-def _configs(source: str, kind: str, tables: Any) -> list[tuple[str, dict[str, Any]]]:
+def _only_on(where: str, value: Any) -> frozenset[str]:
+    """An optimizer table's ``problems = [...]``: the problem families it runs on."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise SuiteError(f"{where}: problems must be a non-empty list of problem names, got {value!r}")
+    for name in value:
+        if name not in problems.names():
+            raise SuiteError(
+                f"{where}: problems: unknown problem {name!r}{_nearest(name, problems.names())}"
+            )
+    return frozenset(value)
+
+
+def _configs(
+    source: str, kind: str, tables: Any
+) -> list[tuple[str, dict[str, Any], frozenset[str] | None]]:
+    """``(name, params, only_on)`` per configuration of the ``[[kind]]`` tables.
+
+    ``only_on`` is the set of problem families an optimizer table is restricted to
+    by its ``problems`` key (not a grid, not an optimizer parameter), else None.
+    """
     registry = problems if kind == "problems" else optimizers
     if not isinstance(tables, list) or not tables:
         raise SuiteError(f"{source}: needs at least one [[{kind}]] table")
-    configs: list[tuple[str, dict[str, Any]]] = []
+    configs: list[tuple[str, dict[str, Any], frozenset[str] | None]] = []
     seen: dict[str, str] = {}
     for i, table in enumerate(tables):
         where = f"{source}: {kind}[{i}]"
@@ -136,26 +183,19 @@ def _configs(source: str, kind: str, tables: Any) -> list[tuple[str, dict[str, A
         if not isinstance(name, str):
             raise SuiteError(f"{where}: needs name = one of {', '.join(registry.names())}")
         where = f"{where} ({name})"
+        only_on = None
+        if kind == "optimizers" and "problems" in table:
+            only_on = _only_on(where, table.pop("problems"))
         try:
-            factory = registry.factory(name)
-        except ValueError as err:
+            validate_params(kind, name, table)
+        except SuiteError as err:
             raise SuiteError(f"{where}: {err}") from None
-        accepted = _accepted_params(factory)
-        if accepted is not None:
-            if kind == "optimizers":
-                accepted = accepted + list(HARNESS_OPTIMIZER_KEYS)
-            for key in table:
-                if key not in accepted:
-                    raise SuiteError(
-                        f"{where}: unknown parameter {key!r}{_nearest(key, accepted)} "
-                        f"(allowed: {', '.join(accepted)})"
-                    )
         for params in _expand_table(where, table):
-            ident = repr((name, sorted(params.items())))
+            ident = _key(name, params)
             if ident in seen:
                 raise SuiteError(f"{where}: duplicates a configuration of {seen[ident]}")
             seen[ident] = where
-            configs.append((name, params))
+            configs.append((name, params, only_on))
     return configs
 
 
@@ -208,38 +248,60 @@ def parse_suite(data: dict[str, Any], *, source: str = "<suite>", default_name: 
             record_every=record_every,
             options=options,
         )
-        for (pname, pparams), (oname, oparams), seed in itertools.product(
+        for (pname, pparams, _), (oname, oparams, only_on), seed in itertools.product(
             problem_configs, optimizer_configs, seeds
         )
+        if only_on is None or pname in only_on
     ]
+    if not specs:
+        raise SuiteError(f"{source}: no optimizer table applies to any problem (see their problems keys)")
     return Suite(
         name=data.get("name", default_name),
         source=source,
         description=data.get("description", ""),
         specs=specs,
-        problem_configs=problem_configs,
-        optimizer_configs=optimizer_configs,
+        problem_configs=[(name, params) for name, params, _ in problem_configs],
+        optimizer_configs=[(name, params) for name, params, _ in optimizer_configs],
     )
 
 
-def validate(suite: Suite) -> None:
+def validate(suite: Suite) -> Suite:
     """Build every problem and optimizer configuration once, so that bad values fail
-    before anything runs (and serial runs reuse the built problems)."""
-    built_problems = []
-    for i, (name, params) in enumerate(suite.problem_configs):
+    before anything runs (and serial runs reuse the built problems).
+
+    Pairs that cannot run (a method that needs a Hessian on a problem without one)
+    are dropped from ``suite.specs`` and described in ``suite.skipped``, so that one
+    suite can hold nets and Newton alike.  Returns the suite.
+    """
+    built_problems = {}
+    for name, params in suite.problem_configs:
         try:
-            built_problems.append(build_problem(name, params))
+            built_problems[_key(name, params)] = build_problem(name, params)
         except (TypeError, ValueError, ImportError) as err:
             raise SuiteError(f"{suite.source}: problem {name} {params}: {err}") from None
+    needs = {}
     for name, params in suite.optimizer_configs:
         try:
             opt = build_optimizer(name, params)
         except (TypeError, ValueError) as err:
             raise SuiteError(f"{suite.source}: optimizer {name} {params}: {err}") from None
-        if "hess" in getattr(opt, "needs", ()):
-            for (pname, pparams), problem in zip(suite.problem_configs, built_problems):
-                if not getattr(problem, "has_hess", False):
-                    raise SuiteError(
-                        f"{suite.source}: optimizer {name} needs a Hessian, "
-                        f"but problem {pname} {pparams} has none"
-                    )
+        needs[_key(name, params)] = tuple(getattr(opt, "needs", ("grad",)))
+    kept, dropped = [], {}
+    for spec in suite.specs:
+        problem = built_problems[_key(spec.problem, spec.problem_params)]
+        if "hess" in needs[_key(spec.optimizer, spec.optimizer_params)] and not getattr(
+            problem, "has_hess", False
+        ):
+            why = f"{spec.optimizer_label} needs a Hessian, {spec.problem_label} has none"
+            dropped[why] = dropped.get(why, 0) + 1
+            continue
+        kept.append(spec)
+    if not kept:
+        raise SuiteError(f"{suite.source}: no run can be done: {'; '.join(dropped)}")
+    suite.specs = kept
+    suite.skipped = [f"{n} runs: {why}" for why, n in dropped.items()]
+    return suite
+
+
+def _key(name: str, params: dict[str, Any]) -> str:
+    return repr((name, sorted(params.items())))

@@ -1,4 +1,5 @@
-"""Test problems for optbench: quadratics, saddles, Rosenbrock, logistic regression.
+"""Test problems for optbench: quadratics, saddles, Rosenbrock, logistic regression,
+small neural nets.
 
 ``problems.get(name, **params)`` builds one; ``problems.names()`` lists the families;
 ``problems.register(name, factory)`` adds a user-defined family.
@@ -6,6 +7,7 @@
 
 from .base import Oracle, Problem
 from .logistic import Logistic, LogisticBatchOracle
+from .mlp import MLP, MLPBatchOracle
 from .quadratic import NoisyQuadraticOracle, Quadratic
 from .registry import factory, get, names, register
 from .rosenbrock import Rosenbrock
@@ -15,10 +17,13 @@ register("quadratic", Quadratic)
 register("saddle", Saddle)
 register("rosenbrock", Rosenbrock)
 register("logistic", Logistic)
+register("mlp", MLP)
 
 __all__ = [
     "Logistic",
     "LogisticBatchOracle",
+    "MLP",
+    "MLPBatchOracle",
     "NoisyQuadraticOracle",
     "Oracle",
     "Problem",

@@ -52,9 +52,13 @@ def problem(request):
     return problems.get(name, **params)
 
 
+#: Families with no known optimum and no Hessian, tested in their own files.
+OWN_TESTS = {"mlp"}
+
+
 def test_every_registered_family_is_configured():
     configured = {_unpack(c)[0] for c in CONFIGS}
-    assert set(problems.names()) <= configured
+    assert set(problems.names()) - OWN_TESTS <= configured
 
 
 def sample_points(problem, n=3):

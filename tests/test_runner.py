@@ -199,3 +199,21 @@ def test_start_at_the_optimum_is_converged_without_a_step(diag_quadratic):
     res = optbench.run(problems.get("rosenbrock", dim=2), optimizers.get("lbfgs"), steps=50,
                        x0=np.ones(2))
     assert res.status == "converged" and len(res.trace) == 1
+
+
+def test_snapshots_and_averaged_point(diag_quadratic):
+    opt = optimizers.Averaged(optimizers.get("sgd", lr=0.1), decay=0.5)
+    res = optbench.run(diag_quadratic, opt, steps=5, snapshots=[2, 5, 9])
+    xs, avg = [diag_quadratic.x0(0)], diag_quadratic.x0(0)
+    for _ in range(5):
+        xs.append(xs[-1] - 0.1 * diag_quadratic.grad(xs[-1]))
+        avg = 0.5 * avg + 0.5 * xs[-1]
+    assert sorted(res.snapshots) == [2, 5]  # step 9 was never reached
+    np.testing.assert_allclose(res.snapshots[2], xs[2], rtol=1e-15)
+    np.testing.assert_allclose(res.snapshots[5], res.x, rtol=0)
+    assert res.snapshots[2] is not res.x  # copies, not the live iterate
+    np.testing.assert_allclose(res.x_avg, avg, rtol=1e-14)
+    plain = optbench.run(diag_quadratic, optimizers.get("sgd", lr=0.1), steps=2)
+    assert plain.x_avg is None and plain.snapshots == {}
+    with pytest.raises(ValueError, match="snapshots"):
+        optbench.run(diag_quadratic, optimizers.get("sgd", lr=0.1), steps=2, snapshots=[0])

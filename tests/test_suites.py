@@ -120,3 +120,44 @@ def test_builtin_suites_load_and_validate():
 def test_unknown_suite_name():
     with pytest.raises(SuiteError, match="built-in: .*quick"):
         load_suite("no-such-suite")
+
+
+def test_pairs_that_cannot_run_are_dropped_with_a_note(tmp_path):
+    text = """
+steps = 5
+[[problems]]
+name = "quadratic"
+dim = 3
+[[problems]]
+name = "mlp"
+dataset = "spiral"
+hidden = [[4]]
+n_samples = 60
+batch_size = 16
+[[optimizers]]
+name = "newton"
+[[optimizers]]
+name = "sgd"
+lr = 0.1
+"""
+    suite = validate(load_suite(_write(tmp_path, text)))
+    pairs = {(s.problem, s.optimizer) for s in suite.specs}
+    assert pairs == {("quadratic", "newton"), ("quadratic", "sgd"), ("mlp", "sgd")}
+    assert len(suite.skipped) == 1 and "needs a Hessian" in suite.skipped[0]
+    only_nets = text.replace('[[optimizers]]\nname = "sgd"\nlr = 0.1\n', "").replace(
+        '[[problems]]\nname = "quadratic"\ndim = 3\n', "")
+    with pytest.raises(SuiteError, match="no run can be done"):
+        validate(load_suite(_write(tmp_path, only_nets, "nets.toml")))
+
+
+def test_optimizer_table_restricted_to_some_problems(tmp_path):
+    text = EXAMPLE.replace('name = "adam"\nlr = 0.001\n', 'name = "adam"\nlr = 0.001\nproblems = ["rosenbrock"]\n')
+    text += '\n[[problems]]\nname = "rosenbrock"\n'
+    suite = load_suite(_write(tmp_path, text))
+    pairs = {(s.problem, s.optimizer) for s in suite.specs}
+    assert pairs == {("quadratic", "momentum"), ("rosenbrock", "momentum"), ("rosenbrock", "adam")}
+    # the restriction is not an optimizer parameter: it does not change the run's identity
+    assert all("problems" not in s.optimizer_params for s in suite.specs)
+    bad = text.replace('problems = ["rosenbrock"]', 'problems = ["rosenbrok"]')
+    with pytest.raises(SuiteError, match="did you mean 'rosenbrock'"):
+        load_suite(_write(tmp_path, bad, "bad.toml"))
