@@ -92,7 +92,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"optbench: suite {suite.name!r}: {len(suite.specs)} runs, {len(skipped)} already "
             f"stored in {out}, {len(todo)} to run ({args.executor}, jobs={args.jobs})\n"
         )
-    outcomes = run_study(suite.specs, out, jobs=args.jobs, executor=args.executor, progress=progress)
+    outcomes = run_study(suite.specs, out, jobs=args.jobs, executor=args.executor,
+                         progress=progress, scheduler=args.scheduler)
     # this suite's runs only, in the suite's order (problems, then optimizers)
     order = {spec.run_id(): i for i, spec in enumerate(suite.specs)}
     data = load(out)
@@ -259,9 +260,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="results directory (default results/SUITE_NAME)")
     p.add_argument("--jobs", type=_jobs, default=1, metavar="N",
                    help="parallel runs; N > 1 uses a local process pool (default 1)")
-    p.add_argument("--executor", choices=("serial", "process"), default=None,
-                   help="serial, or process (a local pool of --jobs workers); default: "
-                   "serial for --jobs 1, process otherwise")
+    p.add_argument("--executor", choices=("serial", "process", "dask"), default=None,
+                   help="serial; process (a local pool of --jobs workers); dask (the cluster "
+                   "at --scheduler, or a LocalCluster of --jobs workers). Default: serial for "
+                   "--jobs 1, process otherwise")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="dask scheduler address (tcp://host:8786); implies --executor dask")
     p.add_argument("--no-report", action="store_true", help="do not write report.html")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=cmd_run)
@@ -312,7 +316,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return EXIT_USAGE
         if getattr(args, "executor", "") is None:
-            args.executor = "process" if args.jobs > 1 else "serial"
+            if args.scheduler:
+                args.executor = "dask"
+            else:
+                args.executor = "process" if args.jobs > 1 else "serial"
+        if getattr(args, "scheduler", None) and args.executor != "dask":
+            raise UsageError(f"--scheduler goes with --executor dask, not {args.executor}")
         return args.func(args)
     except UsageError as err:
         sys.stderr.write(f"optbench: error: {err}\n")

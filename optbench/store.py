@@ -134,7 +134,7 @@ def load(results_dir: str | os.PathLike) -> pd.DataFrame:
     oracle calls in gradient-equivalents, see :mod:`optbench.cost`), the labels
     ``problem_label`` / ``optimizer_label`` (``adam[lr=0.001]``) and the parameters
     as columns ``problem.<name>`` and ``optimizer.<name>`` (so ``problem.seed`` is
-    the data seed).
+    the data seed), and the run's tags (``tune.round``...) where it has any.
     """
     frames = []
     for path in run_files(results_dir):
@@ -152,6 +152,7 @@ def load(results_dir: str | os.PathLike) -> pd.DataFrame:
             **_param_columns("optimizer", spec.optimizer_params),
         }
         columns["cost"] = cost_column(trace, record.get("cost_model"))
+        columns.update(record.get("tags") or {})
         frames.append(trace.assign(**columns))
     if not frames:
         return pd.DataFrame(

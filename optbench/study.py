@@ -1,8 +1,12 @@
-"""Run a list of RunSpecs into a results directory, serially or on local processes.
+"""Run a list of RunSpecs into a results directory: serially, on a pool of local
+processes, or on a dask.distributed cluster.
 
-Each run is executed and stored by whoever runs it (the main process or a worker),
-so a finished run is on disk the moment it is done: killing a study loses at most
-the runs in flight, and re-running it skips every run already stored.
+Workers only compute: each returns the run's trace, status and metadata to the
+client (this process), which writes it to the store the moment it arrives.  So
+workers need no shared file system, a finished run is on disk as soon as it is
+back, killing a study loses at most the runs in flight, and re-running it skips
+every run already stored.  A run that raises, or a worker that dies, is stored with
+status ``error`` and its message; the study goes on.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
@@ -28,7 +32,7 @@ from .store import stored_ids, write_run
 #: Statuses of a stored run that count as done (an ``error`` run is tried again).
 DONE_STATUSES = ("converged", "max_steps", "diverged")
 
-EXECUTORS = ("serial", "process")
+EXECUTORS = ("serial", "process", "dask")
 
 
 @dataclass(frozen=True)
@@ -49,22 +53,39 @@ class Outcome:
         return text
 
 
-def run_and_store(spec_data: dict, results_dir: str) -> Outcome:
-    """Execute one spec and store it (also a failed one, with status ``error``)."""
-    spec = RunSpec.from_dict(spec_data)
+def _error_record(error: str, detail: str) -> tuple[pd.DataFrame, str, dict[str, Any]]:
+    trace = pd.DataFrame({col: pd.Series(dtype="float64") for col in TRACE_COLUMNS})
+    return trace, "error", {"error": error, "traceback": detail}
+
+
+def compute(spec_data: dict) -> tuple[pd.DataFrame, str, dict[str, Any]]:
+    """Run one spec (plain data) and return ``(trace, status, meta)``; no I/O.
+
+    This is what a worker executes.  A run that raises comes back as status
+    ``error`` with its message and traceback in ``meta``.
+    """
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    error = None
     try:
-        result = execute(spec)
+        result = execute(RunSpec.from_dict(spec_data))
         trace, status, meta = result.trace, result.status, dict(result.meta)
     except Exception as exc:  # a failing run is a result too; the study goes on
-        trace = pd.DataFrame({col: pd.Series(dtype="float64") for col in TRACE_COLUMNS})
-        status = "error"
-        error = f"{type(exc).__name__}: {exc}"
-        meta = {"error": error, "traceback": traceback.format_exc()}
+        trace, status, meta = _error_record(f"{type(exc).__name__}: {exc}", traceback.format_exc())
     meta.update(environment=environment(), started=started)
+    return trace, status, meta
+
+
+def _store(results_dir: str, spec: RunSpec, record: tuple, tags: dict[str, Any] | None) -> Outcome:
+    trace, status, meta = record
+    if tags:
+        meta = {**meta, "tags": tags}
     write_run(results_dir, spec, trace, status=status, meta=meta)
-    return Outcome(spec.run_id(), spec.problem_label, spec.optimizer_label, spec.seed, status, error)
+    return Outcome(spec.run_id(), spec.problem_label, spec.optimizer_label, spec.seed, status,
+                   meta.get("error"))
+
+
+def run_and_store(spec_data: dict, results_dir: str, tags: dict[str, Any] | None = None) -> Outcome:
+    """Execute one spec and store it (also a failed one, with status ``error``)."""
+    return _store(results_dir, RunSpec.from_dict(spec_data), compute(spec_data), tags)
 
 
 def pending(specs: Iterable[RunSpec], results_dir: str | os.PathLike) -> tuple[list[RunSpec], list[RunSpec]]:
@@ -87,48 +108,105 @@ def run_study(
     jobs: int = 1,
     executor: str = "serial",
     progress: Progress | None = None,
+    tags: Mapping[str, dict[str, Any]] | None = None,
+    scheduler: str | None = None,
 ) -> list[Outcome]:
     """Run every spec not yet stored in ``results_dir``; returns one Outcome per spec.
 
-    ``executor="serial"`` runs in this process; ``"process"`` uses a pool of ``jobs``
-    local worker processes (spawned, so each starts clean).
+    Parameters
+    ----------
+    executor
+        ``"serial"`` (this process), ``"process"`` (a pool of ``jobs`` spawned local
+        processes) or ``"dask"`` (dask.distributed: the cluster at ``scheduler``, or
+        a LocalCluster of ``jobs`` single-threaded worker processes started here).
+    tags
+        Extra labels per run id (``{"tune.round": 1, ...}``), stored in the run's
+        metadata and shown by ``optbench.load`` as columns.
     """
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
+    if scheduler is not None and executor != "dask":
+        raise ValueError(f"scheduler is for the dask executor, not {executor!r}")
     out = str(results_dir)
     Path(out).mkdir(parents=True, exist_ok=True)
+    tags = tags or {}
     todo, skipped = pending(specs, out)
     outcomes = [
         Outcome(s.run_id(), s.problem_label, s.optimizer_label, s.seed, "skipped") for s in skipped
     ]
     if progress is None:
         progress = Progress(len(todo), quiet=True)
-    if executor == "serial" or jobs == 1 or len(todo) <= 1:
-        for spec in todo:
-            outcome = run_and_store(spec.to_dict(), out)
-            outcomes.append(outcome)
-            progress.update(outcome.describe(), important=outcome.status == "error")
-    else:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            futures = {pool.submit(run_and_store, s.to_dict(), out): s for s in todo}
-            try:
-                for future in as_completed(futures):
-                    spec = futures[future]
-                    try:
-                        outcome = future.result()
-                    except Exception as exc:  # the worker itself died
-                        outcome = Outcome(
-                            spec.run_id(), spec.problem_label, spec.optimizer_label,
-                            spec.seed, "error", f"worker failed: {type(exc).__name__}: {exc}",
-                        )
-                    outcomes.append(outcome)
-                    progress.update(outcome.describe(), important=outcome.status == "error")
-            except KeyboardInterrupt:
-                for future in futures:
-                    future.cancel()
-                raise
-    progress.close()
+
+    def finish(spec: RunSpec, record: tuple) -> None:
+        outcome = _store(out, spec, record, tags.get(spec.run_id()))
+        outcomes.append(outcome)
+        progress.update(outcome.describe(), failed=outcome.status == "error")
+
+    try:
+        if executor == "dask":
+            _run_dask(todo, jobs, scheduler, finish)
+        elif executor == "serial" or jobs == 1 or len(todo) <= 1:
+            for spec in todo:
+                finish(spec, compute(spec.to_dict()))
+        else:
+            _run_pool(todo, jobs, finish)
+    finally:
+        progress.close()
     return outcomes
+
+
+def _worker_died(exc: BaseException) -> tuple:
+    return _error_record(f"worker failed: {type(exc).__name__}: {exc}", repr(exc))
+
+
+def _run_pool(todo: list[RunSpec], jobs: int, finish) -> None:
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = {pool.submit(compute, s.to_dict()): s for s in todo}
+        try:
+            for future in as_completed(futures):
+                try:
+                    record = future.result()
+                except Exception as exc:  # the worker process itself died
+                    record = _worker_died(exc)
+                finish(futures[future], record)
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def _run_dask(todo: list[RunSpec], jobs: int, scheduler: str | None, finish) -> None:
+    try:
+        from dask.distributed import Client, LocalCluster
+        from dask.distributed import as_completed as dask_completed
+    except ImportError:
+        raise ValueError(
+            "the dask executor needs dask.distributed: pip install 'optbench[dask]'"
+        ) from None
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+    else:
+        client = Client(scheduler, timeout="30s")
+    try:
+        futures = client.map(compute, [s.to_dict() for s in todo], pure=False)
+        by_key = {f.key: s for f, s in zip(futures, todo)}
+        try:
+            for future in dask_completed(futures):
+                try:
+                    record = future.result()
+                except Exception as exc:  # a worker died (KilledWorker) or could not run it
+                    record = _worker_died(exc)
+                finish(by_key[future.key], record)
+        except BaseException:
+            client.cancel(futures)
+            raise
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

@@ -125,3 +125,16 @@ def test_help_everywhere():
     for argv in (["--help"], ["run", "--help"], ["list", "--help"], ["report", "--help"], ["verify", "--help"]):
         proc = subprocess.run([sys.executable, "-m", "optbench", *argv], capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0 and "usage: optbench" in proc.stdout
+
+
+def test_run_on_an_existing_dask_cluster(tmp_path, suite_file, capsys):
+    distributed = pytest.importorskip("dask.distributed", reason="the dask extra is not installed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        argv = ["run", str(suite_file), "--out", str(tmp_path / "d"), "--quiet", "--no-report",
+                "--scheduler", cluster.scheduler_address]
+        assert main(argv) == 0
+    assert optbench.load(tmp_path / "d")["run_id"].nunique() == 4
+    capsys.readouterr()
+    assert main(["run", str(suite_file), "--executor", "serial", "--scheduler", "tcp://x:1"]) == 2
+    assert "--scheduler goes with --executor dask" in capsys.readouterr().err

@@ -108,15 +108,6 @@ def test_failing_run_is_stored_as_error_and_study_goes_on(tmp_path):
     assert sorted(o.status for o in again) == ["error", "skipped"]
 
 
-def test_process_pool_gives_the_same_traces(tmp_path):
-    specs = [_spec(seed=s) for s in range(3)]
-    run_study(specs, tmp_path / "serial")
-    run_study(specs, tmp_path / "pool", jobs=2, executor="process")
-    a = optbench.load(tmp_path / "serial").drop(columns="time").sort_values(["run_id", "step"])
-    b = optbench.load(tmp_path / "pool").drop(columns="time").sort_values(["run_id", "step"])
-    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
-
-
 def test_load_empty_and_missing(tmp_path):
     assert optbench.load(tmp_path).empty
     with pytest.raises(FileNotFoundError):
