@@ -33,6 +33,9 @@ TRACE_COLUMNS = (
     "lr",
 )
 
+#: Problems of at most this dimension also record the iterate (``x_0``, ``x_1``).
+MAX_COORDINATE_DIM = 2
+
 #: Run statuses.
 STATUSES = ("converged", "max_steps", "diverged")
 
@@ -116,6 +119,7 @@ class _Recorder:
             problem, "metrics", None
         )
         self.averages = getattr(optimizer, "average", None)
+        self.coordinates = int(getattr(problem, "dim", 0)) <= MAX_COORDINATE_DIM
         self.lr_at = getattr(optimizer, "lr_at", None)
 
     def record(
@@ -136,6 +140,9 @@ class _Recorder:
             (step, loss, subopt, grad_norm, c.n_loss, c.n_grad, c.n_hess, work, lr)
         )
         extra: dict[str, float] = {}
+        if self.coordinates:  # 2-D problems: the iterate itself, for trajectory plots
+            for i in range(len(x)):
+                extra[f"x_{i}"] = float(x[i])
         if self.metrics is not None:
             extra.update(self.metrics(x))
             if previous is not None:
@@ -212,8 +219,8 @@ def run(
     Returns
     -------
     RunResult
-        ``trace`` has the columns of :data:`TRACE_COLUMNS` (plus ``avg_loss`` for
-        averaged optimizers; for a problem with ``metrics(x)`` (the nets), its
+        ``trace`` has the columns of :data:`TRACE_COLUMNS` (plus ``x_0``, ``x_1`` (the
+        iterate) on problems of dimension <= 2; ``avg_loss`` for averaged optimizers; for a problem with ``metrics(x)`` (the nets), its
         columns and ``update_ratio``, the norm of the recorded step's update over the
         norm of the iterate before it), one row per recorded step.
     """

@@ -17,7 +17,7 @@ from tests.conftest import DiagQuadratic
 
 def test_trace_layout_and_recording(diag_quadratic):
     res = optbench.run(diag_quadratic, optimizers.get("sgd", lr=0.05), steps=23, record_every=5)
-    assert list(res.trace.columns) == list(TRACE_COLUMNS)
+    assert list(res.trace.columns) == list(TRACE_COLUMNS) + ["x_0", "x_1"]  # a 2-D problem
     # step 0, every 5th step, and always the last step
     assert res.trace["step"].tolist() == [0, 5, 10, 15, 20, 23]
     assert res.status == "max_steps"
@@ -217,3 +217,11 @@ def test_snapshots_and_averaged_point(diag_quadratic):
     assert plain.x_avg is None and plain.snapshots == {}
     with pytest.raises(ValueError, match="snapshots"):
         optbench.run(diag_quadratic, optimizers.get("sgd", lr=0.1), steps=2, snapshots=[0])
+
+
+def test_two_dimensional_problems_record_the_iterate(diag_quadratic):
+    res = optbench.run(diag_quadratic, optimizers.get("momentum", lr=0.05), steps=9, record_every=3)
+    np.testing.assert_array_equal(res.trace[["x_0", "x_1"]].iloc[-1].to_numpy(), res.x)
+    np.testing.assert_array_equal(res.trace[["x_0", "x_1"]].iloc[0].to_numpy(), diag_quadratic.x0(0))
+    wide = optbench.run(problems.get("quadratic", dim=3), optimizers.get("sgd", lr=0.01), steps=2)
+    assert "x_0" not in wide.trace.columns
