@@ -38,12 +38,20 @@ def cost_model(problem: Any) -> dict[str, float]:
     }
 
 
-def cost_column(trace: pd.DataFrame, model: dict[str, float] | None) -> np.ndarray:
-    """``loss*n_loss + grad*n_grad + hess*n_hess`` per trace row (NaN without a model)."""
-    if not model:
+def cost_column(trace: pd.DataFrame, model: Any) -> np.ndarray:
+    """``loss*n_loss + grad*n_grad + hess*n_hess`` per trace row (NaN without a model).
+
+    ``model`` maps ``loss``, ``grad``, ``hess`` to prices: scalars, or arrays with one
+    price per row (as ``optbench.load`` passes for many runs at once).
+    """
+    if model is None or len(model) == 0:
         return np.full(len(trace), np.nan)
+
+    def price(key: str) -> Any:
+        return np.asarray(model[key], dtype=float)
+
     return (
-        model["loss"] * trace["n_loss"].to_numpy(dtype=float)
-        + model["grad"] * trace["n_grad"].to_numpy(dtype=float)
-        + model["hess"] * trace["n_hess"].to_numpy(dtype=float)
+        price("loss") * trace["n_loss"].to_numpy(dtype=float)
+        + price("grad") * trace["n_grad"].to_numpy(dtype=float)
+        + price("hess") * trace["n_hess"].to_numpy(dtype=float)
     )

@@ -131,3 +131,17 @@ def test_load_adds_cost_from_the_stored_cost_model(tmp_path):
     trace = pd.DataFrame({"n_loss": [0, 2], "n_grad": [0, 3], "n_hess": [0, 1]})
     np.testing.assert_array_equal(cost_column(trace, model), [0.0, 0.25 * 2 + 3 + 7.0])
     assert np.isnan(cost_column(trace, None)).all()
+
+
+def test_runs_lists_every_run_including_failed_ones(tmp_path):
+    from optbench.store import runs
+
+    bad = _spec(problem_params={"dim": 3, "condition_number": 0.5})
+    run_study([bad, _spec()], tmp_path)
+    table = runs(tmp_path).set_index("run_id")
+    assert set(table.index) == {bad.run_id(), _spec().run_id()}
+    assert table.loc[bad.run_id(), "status"] == "error"
+    assert "condition_number" in table.loc[bad.run_id(), "error"]
+    assert table.loc[_spec().run_id(), "steps_taken"] == 20
+    # load has rows only for runs with a trace
+    assert set(optbench.load(tmp_path)["run_id"]) == {_spec().run_id()}
