@@ -83,19 +83,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     suite = load_suite(args.suite)
     validate(suite)
     out = Path(args.out) if args.out else Path("results") / suite.name
-    todo, skipped = pending(suite.specs, out)
-    progress = Progress(len(todo), quiet=args.quiet)
     for note in suite.skipped:
         sys.stderr.write(f"optbench: skipping {note}\n")
-    if not args.quiet:
+    todo, skipped = pending(suite.specs, out)
+    progress = Progress(len(todo), quiet=args.quiet)
+    tuning = suite.tune is not None or args.command == "tune"
+    if not args.quiet and not tuning:
         sys.stderr.write(
             f"optbench: suite {suite.name!r}: {len(suite.specs)} runs, {len(skipped)} already "
             f"stored in {out}, {len(todo)} to run ({args.executor}, jobs={args.jobs})\n"
         )
-    outcomes = run_study(suite.specs, out, jobs=args.jobs, executor=args.executor,
-                         progress=progress, scheduler=args.scheduler)
-    # this suite's runs only, in the suite's order (problems, then optimizers)
-    order = {spec.run_id(): i for i, spec in enumerate(suite.specs)}
+    if tuning:
+        order, errors = _tune_suite(suite, out, args)
+    else:
+        outcomes = run_study(suite.specs, out, jobs=args.jobs, executor=args.executor,
+                             progress=progress, scheduler=args.scheduler)
+        # this suite's runs only, in the suite's order (problems, then optimizers)
+        order = {spec.run_id(): i for i, spec in enumerate(suite.specs)}
+        errors = [o for o in outcomes if o.status == "error"]
     data = load(out)
     data = data[data["run_id"].isin(order.keys())]
     data = data.iloc[data["run_id"].map(order).argsort(kind="stable")]
@@ -110,10 +115,66 @@ def cmd_run(args: argparse.Namespace) -> int:
             command=f"optbench report {shlex.quote(str(out))}",
         )
         sys.stdout.write(f"\nresults: {out}\nreport:  {report}\n")
-    errors = [o for o in outcomes if o.status == "error"]
     for o in errors:
         sys.stderr.write(f"optbench: run failed: {o.describe()}\n")
     return EXIT_FAILED if errors else EXIT_OK
+
+
+def _tune_suite(suite, out: Path, args: argparse.Namespace):
+    """Tune every optimizer table on every problem table of ``suite`` with the same
+    budget, then evaluate each choice on the suite's seeds.  Returns the evaluation
+    run ids (in suite order) and the failed runs among them."""
+    from .store import read_meta, run_path
+    from .study import Outcome
+    from .suites import TUNE_DEFAULTS
+    from .tuning import default_space, spaces_from_dict, summary_table, tune
+
+    settings = suite.tune or dict(TUNE_DEFAULTS, search_seeds=[max(suite.seeds) + 1000])
+    results = []
+    order: dict[str, int] = {}
+    errors = []
+    for pname, pparams in suite.problem_configs:
+        for oname, oparams in suite.optimizer_configs:
+            if not any(s.problem == pname and s.problem_params == pparams and s.optimizer == oname
+                       and s.optimizer_params == oparams for s in suite.specs):
+                continue  # a pair validate() left out
+            # the tuned parameters: the suite's space for this optimizer, else the default;
+            # the table's values for them are replaced by the search, the rest are fixed
+            if oname in settings["space"]:
+                space = spaces_from_dict(settings["space"][oname])
+            else:
+                space = default_space(oname)
+            fixed = {k: v for k, v in oparams.items() if k not in space}
+            progress = None if args.quiet else (
+                lambda n, stage: Progress(n, label=stage))
+            if not args.quiet:
+                sys.stderr.write(f"optbench: tuning {oname} on {pname} {pparams}\n")
+            result = tune(
+                pname, pparams, oname, space=space, fixed=fixed,
+                method=settings["method"], budget=settings["budget"],
+                rounds=settings["rounds"], shrink=settings["shrink"],
+                grid_points=settings["grid_points"], steps=suite.steps,
+                record_every=suite.record_every, options=suite.options,
+                search_seeds=settings["search_seeds"], eval_seeds=suite.seeds,
+                objective=settings["objective"], target=settings["target"],
+                search_seed=settings["search_seed"], results_dir=out, jobs=args.jobs,
+                executor=args.executor, scheduler=args.scheduler, progress=progress,
+            )
+            results.append(result)
+            for rid in result.evaluation_run_ids:
+                order.setdefault(rid, len(order))
+                record = read_meta(run_path(out, rid))
+                if record.get("status") == "error":
+                    errors.append(Outcome(rid, pname, oname, record["spec"]["seed"], "error",
+                                          record.get("error")))
+    table = summary_table(results)
+    sys.stdout.write("tuning (search on seeds " + ", ".join(map(str, settings["search_seeds"]))
+                     + "; the choice re-run on seeds " + ", ".join(map(str, suite.seeds))
+                     + ", and only those runs count below):\n")
+    shown = table[["optimizer", "chosen", "search_score", "eval_median", "budget_runs",
+                   "budget_n_grad", "warnings"]]
+    sys.stdout.write(shown.to_string(index=False) + "\n\n")
+    return order, errors
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -240,6 +301,23 @@ def _jobs(text: str) -> int:
     return value
 
 
+def _run_options(p: argparse.ArgumentParser) -> None:
+    """The arguments ``run`` and ``tune`` share."""
+    p.add_argument("suite", nargs="?", default="quick",
+                   help=f"a TOML suite file or a built-in suite ({', '.join(builtin_names())}); default quick")
+    p.add_argument("--out", metavar="DIR", help="results directory (default results/SUITE_NAME)")
+    p.add_argument("--jobs", type=_jobs, default=1, metavar="N",
+                   help="parallel runs; N > 1 uses a local process pool (default 1)")
+    p.add_argument("--executor", choices=("serial", "process", "dask"), default=None,
+                   help="serial; process (a local pool of --jobs workers); dask (the cluster "
+                   "at --scheduler, or a LocalCluster of --jobs workers). Default: serial for "
+                   "--jobs 1, process otherwise")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="dask scheduler address (tcp://host:8786); implies --executor dask")
+    p.add_argument("--no-report", action="store_true", help="do not write report.html")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="optbench",
@@ -255,19 +333,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a study. Runs already stored in --out are skipped, so an "
         "interrupted study resumes where it stopped.",
     )
-    p.add_argument("suite", nargs="?", default="quick",
-                   help=f"a TOML suite file or a built-in suite ({', '.join(builtin_names())}); default quick")
-    p.add_argument("--out", metavar="DIR", help="results directory (default results/SUITE_NAME)")
-    p.add_argument("--jobs", type=_jobs, default=1, metavar="N",
-                   help="parallel runs; N > 1 uses a local process pool (default 1)")
-    p.add_argument("--executor", choices=("serial", "process", "dask"), default=None,
-                   help="serial; process (a local pool of --jobs workers); dask (the cluster "
-                   "at --scheduler, or a LocalCluster of --jobs workers). Default: serial for "
-                   "--jobs 1, process otherwise")
-    p.add_argument("--scheduler", metavar="ADDRESS",
-                   help="dask scheduler address (tcp://host:8786); implies --executor dask")
-    p.add_argument("--no-report", action="store_true", help="do not write report.html")
-    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    _run_options(p)
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser(
+        "tune",
+        help="search each optimizer's hyper-parameters, then re-run the choice on fresh seeds",
+        description="Tune every optimizer of a suite on every problem with the same budget "
+        "(the suite's [tune] table; defaults: random search of lr over 1e-5..10, 20 runs), "
+        "then re-run each chosen configuration on the suite's seeds, which the search never "
+        "saw: only those runs count in the summary and the report. Runs already stored in "
+        "--out are reused.",
+    )
+    _run_options(p)
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("report", help="write the HTML report of a results directory")
     p.add_argument("dir", metavar="DIR", help="results directory")

@@ -19,10 +19,12 @@ class Progress:
     nothing.
     """
 
-    def __init__(self, total: int, *, stream: TextIO | None = None, quiet: bool = False) -> None:
+    def __init__(self, total: int, *, stream: TextIO | None = None, quiet: bool = False,
+                 label: str = "") -> None:
         self.total = total
         self.done = 0
         self.failed = 0
+        self.label = f"{label}  " if label else ""
         self.stream = stream if stream is not None else sys.stderr
         self.quiet = quiet
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
@@ -41,7 +43,8 @@ class Progress:
         elapsed = time.perf_counter() - self.start
         left = self.total - self.done
         failures = f"  {self.failed} failed" if self.failed else ""
-        line = f"[{self.done:>{digits}}/{self.total}] {elapsed:6.1f}s  {left} left{failures}  {text}"
+        line = (f"{self.label}[{self.done:>{digits}}/{self.total}] {elapsed:6.1f}s  "
+                f"{left} left{failures}  {text}")
         if self.tty:
             pad = max(self.width - len(line), 0)
             self.stream.write("\r" + line + " " * pad)

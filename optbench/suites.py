@@ -43,6 +43,7 @@ TOP_LEVEL_KEYS = {
     "record_every": "record a trace row every k steps: an integer >= 1",
     "problems": "[[problems]] tables",
     "optimizers": "[[optimizers]] tables",
+    "tune": "[tune] table: search each optimizer's hyper-parameters before the runs that count",
     **{key: f"run option (default {value!r})" for key, value in RUN_OPTIONS.items()},
 }
 
@@ -50,6 +51,20 @@ TOP_LEVEL_KEYS = {
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin_suites"
 
 DEFAULTS = {"seeds": [0], "steps": 100, "record_every": 1}
+
+#: Keys of a suite's [tune] table (see optbench.tuning.tune) and their defaults.
+TUNE_DEFAULTS: dict[str, Any] = {
+    "method": "random",
+    "budget": 20,
+    "rounds": 3,
+    "shrink": 0.3,
+    "grid_points": None,
+    "objective": "final",
+    "target": 1e-6,
+    "search_seeds": [1000],
+    "search_seed": 0,
+    "space": {},
+}
 
 
 class SuiteError(ValueError):
@@ -66,6 +81,12 @@ class Suite:
     optimizer_configs: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     #: Why runs of the grid were left out by :func:`validate` ("6 runs: newton ...").
     skipped: list[str] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=list)
+    steps: int = 100
+    record_every: int = 1
+    options: dict[str, Any] = field(default_factory=dict)
+    #: The [tune] settings with defaults filled in, or None for a suite without one.
+    tune: dict[str, Any] | None = None
 
 
 def builtin_names() -> list[str]:
@@ -237,6 +258,7 @@ def parse_suite(data: dict[str, Any], *, source: str = "<suite>", default_name: 
 
     problem_configs = _configs(source, "problems", data.get("problems"))
     optimizer_configs = _configs(source, "optimizers", data.get("optimizers"))
+    tune = _tune_settings(source, data["tune"], seeds) if "tune" in data else None
     specs = [
         RunSpec(
             problem=pname,
@@ -262,7 +284,64 @@ def parse_suite(data: dict[str, Any], *, source: str = "<suite>", default_name: 
         specs=specs,
         problem_configs=[(name, params) for name, params, _ in problem_configs],
         optimizer_configs=[(name, params) for name, params, _ in optimizer_configs],
+        seeds=list(seeds),
+        steps=steps,
+        record_every=record_every,
+        options=options,
+        tune=tune,
     )
+
+
+def _tune_settings(source: str, table: Any, seeds: list[int]) -> dict[str, Any]:
+    """The [tune] table checked and completed with :data:`TUNE_DEFAULTS`.
+
+    In a suite with a [tune] table the top-level ``seeds`` are the evaluation seeds
+    (the runs that count) and ``search_seeds`` (default [1000]) the seeds of the
+    search; the two must not overlap.
+    """
+    from . import tuning
+
+    where = f"{source}: tune"
+    if not isinstance(table, dict):
+        raise SuiteError(f"{where} must be a table, got {table!r}")
+    for key in table:
+        if key not in TUNE_DEFAULTS:
+            raise SuiteError(
+                f"{where}: unknown key {key!r}{_nearest(key, list(TUNE_DEFAULTS))} "
+                f"(allowed: {', '.join(TUNE_DEFAULTS)})"
+            )
+    settings = {**TUNE_DEFAULTS, **table}
+    if settings["method"] not in tuning.METHODS:
+        raise SuiteError(f"{where}: method must be one of {', '.join(tuning.METHODS)}, "
+                         f"got {settings['method']!r}")
+    if settings["objective"] not in tuning.OBJECTIVES:
+        raise SuiteError(f"{where}: objective must be one of {', '.join(tuning.OBJECTIVES)}, "
+                         f"got {settings['objective']!r}")
+    budget = settings["budget"]
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
+        raise SuiteError(f"{where}: budget must be an integer >= 1 (runs), got {budget!r}")
+    search = settings["search_seeds"]
+    if isinstance(search, int) and not isinstance(search, bool):
+        search = settings["search_seeds"] = [search]
+    if (not isinstance(search, list) or not search
+            or any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in search)):
+        raise SuiteError(f"{where}: search_seeds must be a list of integers >= 0, got {search!r}")
+    overlap = sorted(set(search) & set(seeds))
+    if overlap:
+        raise SuiteError(f"{where}: search_seeds {overlap} are also evaluation seeds (seeds): "
+                         "the runs that count must use seeds the search never saw")
+    space = settings["space"]
+    if not isinstance(space, dict):
+        raise SuiteError(f"{where}: space must be a table of optimizer tables, got {space!r}")
+    for name, dims in space.items():
+        if name not in optimizers.names():
+            raise SuiteError(f"{where}: space: unknown optimizer {name!r}"
+                             f"{_nearest(name, optimizers.names())}")
+        try:
+            tuning.spaces_from_dict(dims)
+        except (TypeError, ValueError) as err:
+            raise SuiteError(f"{where}: space.{name}: {err}") from None
+    return settings
 
 
 def validate(suite: Suite) -> Suite:
@@ -282,7 +361,7 @@ def validate(suite: Suite) -> Suite:
     needs = {}
     for name, params in suite.optimizer_configs:
         try:
-            opt = build_optimizer(name, params)
+            opt = build_optimizer(name, {**_tuned_example(suite, name), **params})
         except (TypeError, ValueError) as err:
             raise SuiteError(f"{suite.source}: optimizer {name} {params}: {err}") from None
         needs[_key(name, params)] = tuple(getattr(opt, "needs", ("grad",)))
@@ -301,6 +380,21 @@ def validate(suite: Suite) -> Suite:
     suite.specs = kept
     suite.skipped = [f"{n} runs: {why}" for why, n in dropped.items()]
     return suite
+
+
+def _tuned_example(suite: Suite, name: str) -> dict[str, Any]:
+    """For a suite that tunes: one value of each tuned parameter of optimizer
+    ``name``, so that a table may leave them out (the search sets them)."""
+    if suite.tune is None:
+        return {}
+    import numpy as np
+
+    from . import tuning
+
+    dims = suite.tune["space"].get(name)
+    space = tuning.spaces_from_dict(dims) if dims is not None else tuning.default_space(name)
+    rng = np.random.default_rng(0)
+    return {key: dim.sample(rng) for key, dim in space.items()}
 
 
 def _key(name: str, params: dict[str, Any]) -> str:

@@ -138,3 +138,26 @@ def test_run_on_an_existing_dask_cluster(tmp_path, suite_file, capsys):
     capsys.readouterr()
     assert main(["run", str(suite_file), "--executor", "serial", "--scheduler", "tcp://x:1"]) == 2
     assert "--scheduler goes with --executor dask" in capsys.readouterr().err
+
+
+def test_tune_command_searches_then_evaluates_on_fresh_seeds(tmp_path, capsys):
+    from tests.test_suites import TUNED
+
+    path = tmp_path / "tuned.toml"
+    path.write_text(TUNED)
+    out = tmp_path / "t"
+    assert main(["tune", str(path), "--out", str(out), "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "tuning (search on seeds 7" in text and "re-run on seeds 0, 1" in text
+    data = optbench.load(out)
+    search = data[data["tune.role"] == "search"]
+    evaluation = data[data["tune.role"] == "evaluation"]
+    assert set(search["seed"]) == {7} and set(evaluation["seed"]) == {0, 1}
+    # 4 search runs per optimizer (1 seed), then 2 evaluation runs of each choice
+    assert search.groupby("optimizer")["run_id"].nunique().to_dict() == {"momentum": 4, "sgd": 4}
+    assert evaluation["run_id"].nunique() == 4
+    # the searched lr stays inside the suite's space for sgd; momentum keeps its fixed rho
+    assert search.loc[search["optimizer"] == "sgd", "optimizer.lr"].between(1e-4, 1e-1).all()
+    assert (data.loc[data["optimizer"] == "momentum", "optimizer.rho"] == 0.5).all()
+    # the summary and the report cover the evaluation runs only
+    assert "sgd[lr=" in text and "report:" in text

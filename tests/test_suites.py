@@ -161,3 +161,49 @@ def test_optimizer_table_restricted_to_some_problems(tmp_path):
     bad = text.replace('problems = ["rosenbrock"]', 'problems = ["rosenbrok"]')
     with pytest.raises(SuiteError, match="did you mean 'rosenbrock'"):
         load_suite(_write(tmp_path, bad, "bad.toml"))
+
+
+TUNED = """
+seeds = [0, 1]
+steps = 50
+record_every = 10
+[tune]
+method = "random"
+budget = 4
+search_seeds = [7]
+[tune.space.sgd]
+lr = {log_uniform = [1e-4, 1e-1]}
+[[problems]]
+name = "quadratic"
+dim = 4
+[[optimizers]]
+name = "sgd"
+[[optimizers]]
+name = "momentum"
+rho = 0.5
+"""
+
+
+def test_tune_section_is_parsed_and_validated(tmp_path):
+    suite = validate(load_suite(_write(tmp_path, TUNED)))
+    assert suite.tune["method"] == "random" and suite.tune["budget"] == 4
+    assert suite.tune["search_seeds"] == [7] and suite.seeds == [0, 1]
+    assert suite.tune["space"]["sgd"] == {"lr": {"log_uniform": [1e-4, 1e-1]}}
+    assert suite.tune["rounds"] == 3  # a default filled in
+    assert load_suite(_write(tmp_path, EXAMPLE, "plain.toml")).tune is None
+
+
+@pytest.mark.parametrize(
+    "change, word",
+    [
+        (("budget = 4", "budgte = 4"), "did you mean 'budget'"),
+        (('method = "random"', 'method = "bayes"'), "method must be one of"),
+        (("search_seeds = [7]", "search_seeds = [1, 7]"), "also evaluation seeds"),
+        (("[1e-4, 1e-1]", "[1e-1, 1e-4]"), "space.sgd"),
+        (("[tune.space.sgd]", "[tune.space.sgdd]"), "unknown optimizer 'sgdd'"),
+        (("budget = 4", "budget = 0"), "budget"),
+    ],
+)
+def test_bad_tune_sections(tmp_path, change, word):
+    with pytest.raises(SuiteError, match=word):
+        load_suite(_write(tmp_path, TUNED.replace(*change)))
