@@ -304,7 +304,8 @@ def _jobs(text: str) -> int:
 def _run_options(p: argparse.ArgumentParser) -> None:
     """The arguments ``run`` and ``tune`` share."""
     p.add_argument("suite", nargs="?", default="quick",
-                   help=f"a TOML suite file or a built-in suite ({', '.join(builtin_names())}); default quick")
+                   help="a TOML suite file or a built-in suite "
+                   f"({', '.join(builtin_names())}); default quick")
     p.add_argument("--out", metavar="DIR", help="results directory (default results/SUITE_NAME)")
     p.add_argument("--jobs", type=_jobs, default=1, metavar="N",
                    help="parallel runs; N > 1 uses a local process pool (default 1)")

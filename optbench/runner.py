@@ -220,7 +220,8 @@ def run(
     -------
     RunResult
         ``trace`` has the columns of :data:`TRACE_COLUMNS` (plus ``x_0``, ``x_1`` (the
-        iterate) on problems of dimension <= 2; ``avg_loss`` for averaged optimizers; for a problem with ``metrics(x)`` (the nets), its
+        iterate) on problems of dimension <= 2; ``avg_loss`` for averaged optimizers;
+        for a problem with ``metrics(x)`` (the nets), its
         columns and ``update_ratio``, the norm of the recorded step's update over the
         norm of the iterate before it), one row per recorded step.
     """

@@ -732,7 +732,8 @@ def time_to_target(
     else:
         values = np.atleast_1d(np.asarray(targets, dtype=float))
         if values.ndim != 1 or values.size == 0:
-            raise ValueError(f"targets must be a table or a non-empty 1-D sequence of numbers, got {targets!r}")
+            raise ValueError(
+                f"targets must be a table or a non-empty 1-D sequence of numbers, got {targets!r}")
         table = _absolute_targets(data, values, rel_tol)
         refs = table[["problem_label", "reference", "f_ref"]].drop_duplicates("problem_label")
 
@@ -956,7 +957,8 @@ def data_profile(
         data[["problem_label", "seed"]].drop_duplicates().sort_values(["problem_label", "seed"])
     )
     solvers = sorted(data["optimizer_label"].unique())
-    T = t.unstack("optimizer_label").reindex(index=instances, columns=solvers).to_numpy(dtype=float, copy=True)
+    T = (t.unstack("optimizer_label").reindex(index=instances, columns=solvers)
+         .to_numpy(dtype=float, copy=True))
     T[np.isnan(T)] = np.inf
     if normalize:
         T = T / (_dims(data, dims, instances.get_level_values("problem_label")) + 1.0)[:, None]

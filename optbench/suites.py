@@ -243,14 +243,16 @@ def parse_suite(data: dict[str, Any], *, source: str = "<suite>", default_name: 
         or not seeds
         or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds)
     ):
-        raise SuiteError(f"{source}: seeds must be an integer or a non-empty list of integers >= 0, got {seeds!r}")
+        raise SuiteError(
+            f"{source}: seeds must be an integer or a non-empty list of integers >= 0, got {seeds!r}")
     if len(set(seeds)) != len(seeds):
         raise SuiteError(f"{source}: seeds has duplicates: {seeds!r}")
     steps = _int_setting(source, data, "steps", 1)
     record_every = _int_setting(source, data, "record_every", 1)
     options = {key: data[key] for key in RUN_OPTIONS if key in data}
     for key, value in options.items():
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if value is not None and (not number or value < 0):
             raise SuiteError(f"{source}: {key} must be a number >= 0, got {value!r}")
     for key in ("name", "description"):
         if key in data and not isinstance(data[key], str):

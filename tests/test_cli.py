@@ -42,7 +42,8 @@ def test_list_shows_problems_optimizers_and_defaults(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     for word in ["quadratic", "rosenbrock", "logistic", "saddle", "sgd", "momentum", "nesterov",
-                 "adagrad", "rmsprop", "adam", "newton", "lbfgs", "bfgs", "lbfgs_stochastic", "beta2=0.999", "condition_number=100.0", "quick"]:
+                 "adagrad", "rmsprop", "adam", "newton", "lbfgs", "bfgs", "lbfgs_stochastic",
+                 "beta2=0.999", "condition_number=100.0", "quick"]:
         assert word in out, word
 
 
@@ -122,8 +123,10 @@ def test_bad_suite_through_the_real_command(tmp_path, change, word):
 
 
 def test_help_everywhere():
-    for argv in (["--help"], ["run", "--help"], ["list", "--help"], ["report", "--help"], ["verify", "--help"]):
-        proc = subprocess.run([sys.executable, "-m", "optbench", *argv], capture_output=True, text=True, timeout=60)
+    for command in ("", "run", "tune", "list", "report", "verify", "ensemble"):
+        argv = [command, "--help"] if command else ["--help"]
+        proc = subprocess.run([sys.executable, "-m", "optbench", *argv], capture_output=True,
+                              text=True, timeout=60)
         assert proc.returncode == 0 and "usage: optbench" in proc.stdout
 
 

@@ -186,7 +186,7 @@ def test_f_star_is_cached_across_instances(monkeypatch):
     monkeypatch.setattr(logistic_module, "_solve", no_more_solves)
     assert Logistic(**params, batch_size=None).f_star == first
     with pytest.raises(AssertionError, match="twice"):
-        Logistic(**{**params, "reg": 0.03}).f_star
+        _ = Logistic(**{**params, "reg": 0.03}).f_star
     w = Logistic(**params).w_star
     w[:] = 0.0  # a copy: the cache is not changed
     assert np.linalg.norm(Logistic(**params).w_star) > 0

@@ -269,7 +269,7 @@ def test_evaluation_mode_uses_the_training_population_statistics():
     x = bn_point(p, 1)
     # direct numpy: the training split's mean and biased variance, layer after layer
     _, stats, _ = reference_logits(p, x, p.X_train)
-    for mean, var in stats:
+    for _mean, var in stats:
         assert np.all(var > 1e-3)
     logits, _, pre = reference_logits(p, x, p.X_val, stats)
     for z, z_ref in zip(p.pre_activations(x, p.X_val), pre):

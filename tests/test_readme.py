@@ -35,7 +35,8 @@ def test_python_api_example_runs(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     small = tmp_path / "s.toml"
-    small.write_text('steps = 5\n[[problems]]\nname = "rosenbrock"\n[[optimizers]]\nname = "sgd"\nlr = 0.001\n')
+    small.write_text('steps = 5\n[[problems]]\nname = "rosenbrock"\n'
+                     '[[optimizers]]\nname = "sgd"\nlr = 0.001\n')
     assert main(["run", str(small), "--out", "results/quick", "--quiet", "--no-report"]) == 0
     namespace: dict = {}
     exec(compile(block, "README.md", "exec"), namespace)

@@ -384,7 +384,7 @@ def test_end_to_end_on_stored_runs(tmp_path):
 
     rates = stats.success_rates(data)
     assert rates["success_rate"].between(0, 1).all()
-    for frame, key in ((stats.performance_profile(data), "tau"),
+    for frame, _key in ((stats.performance_profile(data), "tau"),
                        (stats.data_profile(data, normalize=True), "budget")):
         assert set(frame["solver"]) == {"sgd[lr=0.05]", "sgd[lr=0.01]"}
         assert frame["fraction"].between(0, 1).all()

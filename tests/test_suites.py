@@ -114,7 +114,8 @@ def test_builtin_suites_load_and_validate():
     assert {s.seed for s in quick.specs} == {0, 1, 2}
     assert {s.problem for s in quick.specs} >= {"quadratic", "saddle", "rosenbrock", "logistic"}
     assert set(optimizers.names()) <= {s.optimizer for s in quick.specs}
-    assert {s.optimizer_params.get("bias_correction", True) for s in quick.specs if s.optimizer == "adam"} == {True, False}
+    adam = [s for s in quick.specs if s.optimizer == "adam"]
+    assert {s.optimizer_params.get("bias_correction", True) for s in adam} == {True, False}
 
 
 def test_unknown_suite_name():
@@ -151,7 +152,8 @@ lr = 0.1
 
 
 def test_optimizer_table_restricted_to_some_problems(tmp_path):
-    text = EXAMPLE.replace('name = "adam"\nlr = 0.001\n', 'name = "adam"\nlr = 0.001\nproblems = ["rosenbrock"]\n')
+    text = EXAMPLE.replace('name = "adam"\nlr = 0.001\n',
+                           'name = "adam"\nlr = 0.001\nproblems = ["rosenbrock"]\n')
     text += '\n[[problems]]\nname = "rosenbrock"\n'
     suite = load_suite(_write(tmp_path, text))
     pairs = {(s.problem, s.optimizer) for s in suite.specs}
