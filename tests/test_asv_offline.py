@@ -13,8 +13,9 @@ spec.loader.exec_module(asv_offline)
 
 def test_rewrite_points_every_cdn_file_at_vendor():
     page = "\n".join(
-        f'<script src="{url}"></script>' if url.endswith(".js")
-        else f'<link href="{url}" rel="stylesheet">'
+        f'<script src="{url}" integrity="sha256-abc" crossorigin="anonymous"></script>'
+        if url.endswith(".js")
+        else f'<link href="{url}" rel="stylesheet" integrity="sha384-x">'
         for url in asv_offline.VENDORED
     )
     page += '\n<a href="https://github.com/airspeed-velocity/asv/">asv</a><script src="asv.js"></script>'
@@ -24,6 +25,7 @@ def test_rewrite_points_every_cdn_file_at_vendor():
     assert "cdn" not in text and "code.jquery.com" not in text
     assert 'src="vendor/jquery.min.js"' in text and 'href="vendor/css/bootstrap.min.css"' in text
     assert 'href="https://github.com/airspeed-velocity/asv/"' in text  # a link, fine offline
+    assert "integrity" not in text and "crossorigin" not in text  # hashes of the CDN files
 
 
 def test_unknown_external_scripts_are_reported():

@@ -50,26 +50,40 @@ VENDORED = {
 #: Extra files a vendored file refers to (bootstrap's css loads its icon font).
 EXTRA = {"bootstrap@3.1.1": ("package/dist/fonts/", "fonts/")}
 
+_TAG = re.compile(r"<(?:script|link)\b[^>]*>")
 _ATTR = re.compile(r'(?P<attr>src|href)="(?P<url>https?://[^"]+)"')
+# Subresource-integrity hashes are those of the CDN's files; the vendored copies are
+# the same releases from npm but not always byte-identical (flot ships unminified).
+_INTEGRITY = re.compile(r'\s+(?:integrity|crossorigin)="[^"]*"')
 
 
 def rewrite(text: str, local: dict[str, str]) -> tuple[str, list[str]]:
-    """Replace ``src``/``href`` values found in ``local`` (url -> relative path).
+    """Point the ``<script src>``/``<link href>`` tags found in ``local`` (url ->
+    relative path) at the local copies, dropping their integrity attributes.
 
-    Returns the new text and the external ``src``/stylesheet addresses left (links
-    to web pages in ``<a href>`` are fine offline and are not reported).
+    Returns the new text and the external script or stylesheet addresses left
+    (links to web pages in ``<a href>`` are fine offline and are not touched).
     """
     left = []
 
-    def swap(match: re.Match) -> str:
-        url = match.group("url")
-        if url in local:
-            return f'{match.group("attr")}="{local[url]}"'
-        if match.group("attr") == "src" or url.endswith((".css", ".js")):
-            left.append(url)
-        return match.group(0)
+    def fix_tag(tag_match: re.Match) -> str:
+        tag = tag_match.group(0)
+        changed = False
 
-    return _ATTR.sub(swap, text), left
+        def swap(match: re.Match) -> str:
+            nonlocal changed
+            url = match.group("url")
+            if url in local:
+                changed = True
+                return f'{match.group("attr")}="{local[url]}"'
+            if match.group("attr") == "src" or url.endswith((".css", ".js")):
+                left.append(url)
+            return match.group(0)
+
+        tag = _ATTR.sub(swap, tag)
+        return _INTEGRITY.sub("", tag) if changed else tag
+
+    return _TAG.sub(fix_tag, text), left
 
 
 def fetch(html_dir: Path, npm: str = "npm") -> dict[str, str]:
