@@ -1,7 +1,7 @@
 """optbench: benchmark optimizers on standard problems, reproducibly.
 
 >>> import optbench, problems, optimizers
->>> result = optbench.run(problems.get("quadratic", dim=2), optimizers.get("sgd", lr=0.1), steps=10)
+>>> result = optbench.run(problems.get("quadratic", dim=2), optimizers.get("sgd", lr=0.01), steps=10)
 >>> result.status, len(result.trace)
 ('max_steps', 11)
 """

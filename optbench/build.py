@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from typing import Any
+from typing import Any, cast
 
 import problems
 import optimizers
@@ -50,13 +50,15 @@ def build_optimizer(name: str, params: dict[str, Any]) -> Any:
     if isinstance(params.get("lr"), dict):
         params["lr"] = optimizers.schedules.from_spec(params["lr"])
     opt = optimizers.get(name, **params)
-    if average is not None and not hasattr(opt, "step"):
-        raise ValueError(
-            f"{name}: average (Polyak averaging) applies to stepwise optimizers only; "
-            f"{name} runs its own loop"
-        )
     if average is not None:
-        opt = optimizers.Averaged(opt, decay=average)
+        if not hasattr(opt, "step"):
+            raise ValueError(
+                f"{name}: average (Polyak averaging) applies to stepwise optimizers only; "
+                f"{name} runs its own loop"
+            )
+        # a step() that is not an Optimizer's is refused by Averaged itself
+        # (HyperparameterTypeError), so this cast only defers that check to it
+        opt = optimizers.Averaged(cast("optimizers.Optimizer[Any]", opt), decay=average)
     return opt
 
 

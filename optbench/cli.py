@@ -11,7 +11,7 @@ import inspect
 import shlex
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 import numpy as np
 
@@ -29,7 +29,7 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one clear line instead of usage + error
+    def error(self, message: str) -> NoReturn:  # one clear line instead of usage + error
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from typing import Protocol, TextIO
+
+
+class ProgressReporter(Protocol):
+    """What a study reports its runs to: :class:`Progress`, or anything with the same
+    ``update`` and ``close``."""
+
+    def update(self, text: str, *, failed: bool = False) -> None:
+        """One run finished (``failed`` when its status is ``error``); ``text`` describes it."""
+
+    def close(self) -> None:
+        """The study is over."""
 
 
 class Progress:

@@ -24,7 +24,7 @@ import pandas as pd
 
 from .build import execute
 from .environment import environment
-from .progress import Progress
+from .progress import Progress, ProgressReporter
 from .runner import TRACE_COLUMNS
 from .spec import RunSpec
 from .store import stored_ids, write_run
@@ -91,7 +91,9 @@ def run_and_store(spec_data: dict, results_dir: str, tags: dict[str, Any] | None
 def pending(specs: Iterable[RunSpec], results_dir: str | os.PathLike) -> tuple[list[RunSpec], list[RunSpec]]:
     """Split ``specs`` into (to run, already stored) and drop repeated specs."""
     done = stored_ids(results_dir, statuses=DONE_STATUSES)
-    todo, skipped, seen = [], [], set()
+    todo: list[RunSpec] = []
+    skipped: list[RunSpec] = []
+    seen: set[str] = set()
     for spec in specs:
         rid = spec.run_id()
         if rid in seen:
@@ -107,7 +109,7 @@ def run_study(
     *,
     jobs: int = 1,
     executor: str = "serial",
-    progress: Progress | None = None,
+    progress: ProgressReporter | None = None,
     tags: Mapping[str, dict[str, Any]] | None = None,
     scheduler: str | None = None,
 ) -> list[Outcome]:

@@ -367,7 +367,8 @@ def validate(suite: Suite) -> Suite:
         except (TypeError, ValueError) as err:
             raise SuiteError(f"{suite.source}: optimizer {name} {params}: {err}") from None
         needs[_key(name, params)] = tuple(getattr(opt, "needs", ("grad",)))
-    kept, dropped = [], {}
+    kept: list[RunSpec] = []
+    dropped: dict[str, int] = {}
     for spec in suite.specs:
         problem = built_problems[_key(spec.problem, spec.problem_params)]
         if "hess" in needs[_key(spec.optimizer, spec.optimizer_params)] and not getattr(

@@ -590,7 +590,8 @@ def grid_shape(space: Mapping[str, Space], n_trials: int,
     still fit in ``n_trials``.
     """
     n_trials = _integer("grid", "n_trials", n_trials)
-    choices = {k: len(v.values) for k, v in space.items() if not v.ordered}
+    # the unordered dimensions are the Choices (see Space)
+    choices = {k: len(v.values) for k, v in space.items() if isinstance(v, Choice)}
     ordered = [k for k, v in space.items() if v.ordered]
     fixed_size = math.prod(choices.values())
     if points is not None:
@@ -967,7 +968,13 @@ def _check_space(optimizer: str, space: Mapping[str, Space], fixed: Mapping[str,
             f"give every required parameter in fixed= or in the space)"
         ) from None
     for name, dim in space.items():
-        extremes = dim.grid(None) if not dim.ordered else [dim.low, dim.high]
+        extremes: list[Any]
+        if not dim.ordered:
+            assert isinstance(dim, Choice)  # the one unordered kind of dimension
+            extremes = dim.grid(None)
+        else:
+            assert isinstance(dim, (_Range, IntRange))  # the ordered kinds: ranges
+            extremes = [dim.low, dim.high]
         for value in extremes:
             try:
                 build_optimizer(optimizer, {**fixed, **middle, name: value})
@@ -1166,11 +1173,10 @@ def tune(
                        steps=steps, record_every=record_every, options=options)
 
     rng = np.random.default_rng(search_seed)
+    # trials per round (the grid: one round of at most n_trials points)
     if not space:
         plan = [1]
-    elif method == "grid":
-        plan = [None]
-    elif method == "random":
+    elif method in ("grid", "random"):
         plan = [n_trials]
     else:
         plan = _round_sizes(n_trials, rounds)
@@ -1181,6 +1187,7 @@ def tune(
     current = dict(space)
     try:
         for r, size in enumerate(plan):
+            params_list: list[dict[str, Any]]
             if not space:
                 params_list = [{}]
             elif method == "grid":

@@ -80,7 +80,7 @@ def _descend(x: np.ndarray, lr: float, numerator: np.ndarray, second: np.ndarray
     x -= work
 
 
-class _SquaredGradMethod(Optimizer):
+class _SquaredGradMethod(Optimizer[SquaredGradState]):
     """What AdaGrad and RMSProp share: a squared-gradient statistic ``G_0 = 0``."""
 
     def init(self, x0: np.ndarray) -> SquaredGradState:
@@ -178,7 +178,7 @@ class RMSProp(_SquaredGradMethod):
         return x
 
 
-class Adam(Optimizer):
+class Adam(Optimizer[AdamState]):
     r"""Adam (Kingma and Ba, 2015): momentum divided by the root of RMSProp's average.
 
     With :math:`g_t = \nabla f(x_{t-1})`, zero initial moments and the count

@@ -48,7 +48,7 @@ class AveragedState(State):
     t: int = 0
 
 
-class Averaged(Optimizer):
+class Averaged(Optimizer[AveragedState]):
     r"""Wrap ``inner`` so that its run also keeps a Polyak (exponential) average.
 
     .. math::  \bar x_0 = x_0, \qquad \bar x_{t+1} = d\, \bar x_t + (1 - d)\, x_{t+1}
@@ -68,7 +68,7 @@ class Averaged(Optimizer):
     name = "averaged"
 
     @reject_unknown_hyperparams
-    def __init__(self, inner: Optimizer, decay: float = 0.995) -> None:
+    def __init__(self, inner: Optimizer[Any], decay: float = 0.995) -> None:
         if not isinstance(inner, Optimizer):
             raise HyperparameterTypeError(
                 f"averaged: inner must be a stepwise Optimizer, got {inner!r}"

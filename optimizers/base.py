@@ -13,12 +13,22 @@ returns the new iterate (possibly the same array): callers own a copy of ``x0``.
 
 Learning rates are schedules (:mod:`optimizers.schedules`): ``lr`` takes a float or a
 schedule, and ``opt.lr_at(t)`` is the rate used by step ``t`` (0-based).
+
+Typing.  :class:`Optimizer` is generic in the type of its state: a subclass names the
+:class:`State` subclass its ``init`` builds and its ``step`` takes, as in
+``class Adam(Optimizer[AdamState])``, so that ``step(self, x, oracle, state: AdamState)``
+is a valid override.  A bare ``Optimizer`` annotation means ``Optimizer[Any]``: any
+stepwise optimizer, whose ``step`` takes the state its own ``init`` returned.
+
+Whole-run solvers (:mod:`optimizers.scipy_adapters`) are not Optimizers: they own the
+loop and follow the :class:`WholeRunSolver` protocol (``minimize``) instead.  The
+registry builds either kind (:data:`Solver`).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, Callable, Generic, Protocol, TypeVar, Union
 
 import numpy as np
 
@@ -36,8 +46,12 @@ class State:
         return f"{type(self).__name__}({fields})"
 
 
-class Optimizer(ABC):
-    """Base class of stepwise optimizers.
+#: The state type of an optimizer: the :class:`State` subclass of its ``init`` and ``step``.
+S = TypeVar("S", bound=State)
+
+
+class Optimizer(ABC, Generic[S]):
+    """Base class of stepwise optimizers, generic in their state type ``S``.
 
     Attributes
     ----------
@@ -56,11 +70,11 @@ class Optimizer(ABC):
     needs: tuple[str, ...] = ("grad",)
 
     @abstractmethod
-    def init(self, x0: np.ndarray) -> State:
+    def init(self, x0: np.ndarray) -> S:
         """Fresh state for a run starting at ``x0`` (``x0`` is not modified)."""
 
     @abstractmethod
-    def step(self, x: np.ndarray, oracle: Any, state: State) -> np.ndarray:
+    def step(self, x: np.ndarray, oracle: Any, state: S) -> np.ndarray:
         """One update from ``x``; returns the new iterate and advances ``state.t``."""
 
     #: The learning-rate schedule (``optimizers.schedules``), set by ``__init__``.
@@ -73,3 +87,32 @@ class Optimizer(ABC):
     def __repr__(self) -> str:
         args = ",".join(f"{k}={v}" for k, v in self.hyperparams.items())
         return f"{self.name}[{args}]"
+
+
+class WholeRunSolver(Protocol):
+    """A solver that owns the loop (scipy's L-BFGS-B and BFGS): the harness calls
+    ``minimize`` once instead of ``init`` and ``step``.
+
+    ``minimize(oracle, x0, max_iter, callback)`` minimises ``oracle.loss`` from ``x0``
+    (not modified) in at most ``max_iter`` iterations, calling ``callback(xk)`` after
+    every iteration (the callback may raise ``StopIteration`` to end the run), and
+    returns a result with ``x``, ``success``, ``status``, ``message``, ``nit``,
+    ``nfev`` and ``njev`` (an :class:`scipy.optimize.OptimizeResult` for the scipy
+    adapters).  ``name``, ``hyperparams`` and ``needs`` are as for :class:`Optimizer`.
+    """
+
+    name: str
+    hyperparams: dict[str, Any]
+    needs: tuple[str, ...]
+
+    def minimize(
+        self,
+        oracle: Any,
+        x0: np.ndarray,
+        max_iter: int,
+        callback: Callable[[np.ndarray], None] | None = None,
+    ) -> Any: ...
+
+
+#: What the optimizer registry builds: a stepwise Optimizer or a whole-run solver.
+Solver = Union[Optimizer[Any], WholeRunSolver]

@@ -54,7 +54,7 @@ def _check_rho(owner: str, rho: Any) -> float:
     return check_real(owner, "rho", rho, 0.0, 1.0)
 
 
-class SGD(Optimizer):
+class SGD(Optimizer[SGDState]):
     r"""Gradient descent on the oracle's gradient (stochastic when it is a minibatch).
 
     .. math::  x_{t+1} = x_t - \alpha_t \nabla f(x_t)
@@ -84,7 +84,7 @@ class SGD(Optimizer):
         return x
 
 
-class _VelocityMethod(Optimizer):
+class _VelocityMethod(Optimizer[MomentumState]):
     """What momentum and Nesterov share: ``lr``, ``rho`` and a velocity ``v_0 = 0``."""
 
     @reject_unknown_hyperparams

@@ -149,7 +149,7 @@ def two_loop(pairs: Any, g: np.ndarray) -> np.ndarray:
     return r
 
 
-class LBFGSStochastic(Optimizer):
+class LBFGSStochastic(Optimizer[LBFGSState]):
     r"""L-BFGS as a stepwise method, every step on the oracle it is given (one minibatch).
 
     The direction is :math:`p = -H g`, :math:`H` the limited-memory inverse-Hessian

@@ -135,7 +135,7 @@ def _check_modification(owner: str, value: Any) -> str:
     return value
 
 
-class Newton(Optimizer):
+class Newton(Optimizer[NewtonState]):
     r"""Newton's method: step to the minimiser of the local quadratic model.
 
     With :math:`g = \nabla f(x_t)`, :math:`H = \nabla^2 f(x_t)` and the damping

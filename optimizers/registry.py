@@ -1,17 +1,27 @@
-"""Name -> factory registry of optimizers (``optimizers.get/names/register``)."""
+"""Name -> factory registry of optimizers (``optimizers.get/names/register``).
+
+A factory builds a :data:`~optimizers.base.Solver`: a stepwise
+:class:`~optimizers.base.Optimizer` or a whole-run solver following
+:class:`~optimizers.base.WholeRunSolver` (scipy's ``lbfgs`` and ``bfgs``).
+"""
 
 from __future__ import annotations
 
 import difflib
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
-from .base import Optimizer
+from .base import Solver
 
-_FACTORIES: dict[str, Callable[..., Optimizer]] = {}
+#: A factory: a class or function that builds an optimizer or a whole-run solver.
+Factory = Callable[..., Solver]
+F = TypeVar("F", bound=Factory)
+
+_FACTORIES: dict[str, Factory] = {}
 
 
-def register(name: str, factory: Callable[..., Optimizer]) -> Callable[..., Optimizer]:
-    """Register ``factory`` (a class or function returning an Optimizer) under ``name``.
+def register(name: str, factory: F) -> F:
+    """Register ``factory`` (a class or function returning an Optimizer or a whole-run
+    solver) under ``name``.
 
     Registering a name again replaces the earlier factory, so a user can override a
     built-in.  Returns the factory, so this can be used as a decorator-like call.
@@ -29,7 +39,7 @@ def names() -> list[str]:
     return sorted(_FACTORIES)
 
 
-def factory(name: str) -> Callable[..., Optimizer]:
+def factory(name: str) -> Factory:
     """The factory registered under ``name``; ValueError with the nearest names if none."""
     try:
         return _FACTORIES[name]
@@ -41,6 +51,6 @@ def factory(name: str) -> Callable[..., Optimizer]:
         ) from None
 
 
-def get(name: str, **params: Any) -> Optimizer:
+def get(name: str, **params: Any) -> Solver:
     """Build the optimizer ``name`` with ``params``: ``optimizers.get("adam", lr=0.01)``."""
     return factory(name)(**params)

@@ -359,7 +359,8 @@ def from_spec(value: Any) -> Schedule:
     if isinstance(value, Schedule):
         return value
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return Constant(value)
+        # Constant's own check, with its error messages, done first to pass it a float
+        return Constant(_check_lr("constant schedule", value))
     if not isinstance(value, dict):
         raise HyperparameterTypeError(
             f"a learning rate must be a float, a Schedule or a dict like "

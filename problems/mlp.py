@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import math
 import numbers
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, overload
 
 import numpy as np
 from scipy.special import expit
@@ -165,6 +165,8 @@ def batchnorm_forward(
         mean = z.mean(axis=0)
         centered = z - mean
         var = np.mean(centered * centered, axis=0)
+    elif var is None:
+        raise TypeError("batchnorm_forward: evaluation mode needs both mean and var")
     else:
         centered = z - mean
     inv_std = 1.0 / np.sqrt(var + eps)
@@ -591,6 +593,8 @@ class MLP(Problem):
             z += layer.b
             cache = None
             if self.batchnorm:
+                # with batch norm every hidden layer has gamma and beta
+                assert layer.gamma is not None and layer.beta is not None
                 mean, var = (None, None) if stats is None else stats[i]
                 z, cache, mean, var = batchnorm_forward(z, layer.gamma, layer.beta, mean, var)
                 used.append((mean, var))
@@ -605,10 +609,21 @@ class MLP(Problem):
         return _Forward(logits, inputs, pre, act_caches, bn_caches,
                         used if self.batchnorm else None)
 
+    @overload
+    def _value_and_grad(
+        self, x: np.ndarray, X: np.ndarray, y: np.ndarray, need_grad: Literal[True]
+    ) -> tuple[float, np.ndarray]: ...
+
+    @overload
+    def _value_and_grad(
+        self, x: np.ndarray, X: np.ndarray, y: np.ndarray, need_grad: Literal[False]
+    ) -> tuple[float, None]: ...
+
     def _value_and_grad(
         self, x: np.ndarray, X: np.ndarray, y: np.ndarray, need_grad: bool
     ) -> tuple[float, np.ndarray | None]:
-        """The training-mode objective on the rows ``(X, y)`` and its gradient."""
+        """The training-mode objective on the rows ``(X, y)`` and its gradient (None
+        unless ``need_grad``)."""
         x = as_point(x, self.dim)
         layers = self.layers(x)
         fwd = self._forward(layers, X)
@@ -616,6 +631,7 @@ class MLP(Problem):
         value = data_loss + self.penalty(x)
         if not need_grad:
             return value, None
+        assert d is not None  # softmax_cross_entropy(grad=True) returns the gradient
         g = np.empty(self.dim)  # every entry is written below
         grads = self.layers(g)
         last = len(layers) - 1
@@ -624,7 +640,9 @@ class MLP(Problem):
             if i < last:
                 d = activation_backward(self.activation, d, fwd.act_caches[i], self.alpha)
                 if self.batchnorm:
-                    d, _, _ = batchnorm_backward(d, fwd.bn_caches[i], gl.gamma, gl.beta)
+                    bn_cache = fwd.bn_caches[i]
+                    assert bn_cache is not None  # set for every hidden layer with batch norm
+                    d, _, _ = batchnorm_backward(d, bn_cache, gl.gamma, gl.beta)
             gW = np.matmul(fwd.inputs[i].T, d, out=gl.W)
             if self.reg:
                 gW += self.reg * layer.W

@@ -130,6 +130,7 @@ class Quadratic(Problem):
         d = as_point(x, self.dim) - self.x_star
         if self._a is not None:
             return 0.5 * float(d @ (self._a @ d))
+        assert self._sqrt_lam is not None  # set whenever A is diagonal (rotate=False)
         d *= self._sqrt_lam  # in place: sum(lam d^2) = |sqrt(lam) d|^2
         return 0.5 * float(d @ d)
 
