@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 from typing import NoReturn, Sequence
 
-import numpy as np
 
 import optimizers
 import problems
@@ -80,6 +79,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .store import load
     from .study import pending, run_study
 
+    from .study import import_plugins
+
+    import_plugins(args.plugin)
     suite = load_suite(args.suite)
     validate(suite)
     out = Path(args.out) if args.out else Path("results") / suite.name
@@ -97,7 +99,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         order, errors = _tune_suite(suite, out, args)
     else:
         outcomes = run_study(suite.specs, out, jobs=args.jobs, executor=args.executor,
-                             progress=progress, scheduler=args.scheduler)
+                             progress=progress, scheduler=args.scheduler,
+                             plugins=tuple(args.plugin))
         # this suite's runs only, in the suite's order (problems, then optimizers)
         order = {spec.run_id(): i for i, spec in enumerate(suite.specs)}
         errors = [o for o in outcomes if o.status == "error"]
@@ -159,6 +162,7 @@ def _tune_suite(suite, out: Path, args: argparse.Namespace):
                 objective=settings["objective"], target=settings["target"],
                 search_seed=settings["search_seed"], results_dir=out, jobs=args.jobs,
                 executor=args.executor, scheduler=args.scheduler, progress=progress,
+                plugins=tuple(args.plugin),
             )
             results.append(result)
             for rid in result.evaluation_run_ids:
@@ -194,43 +198,32 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from .build import execute
-    from .spec import RunSpec
-    from .store import read_run, run_files
+    from .environment import environment
+    from .store import environment_key
+    from .verify import verify
 
     directory = Path(args.dir)
     if not directory.is_dir():
         raise UsageError(f"results directory not found: {directory}")
-    files = run_files(directory)
-    mismatches = 0
-    for path in files:
-        stored, record = read_run(path)
-        if record.get("status") == "error":
-            continue
-        fresh = execute(RunSpec.from_dict(record["spec"]))
-        problem = _first_mismatch(stored, fresh.trace)
-        if problem:
-            mismatches += 1
-            sys.stdout.write(f"MISMATCH {path.stem}: {problem}\n")
-    checked = len(files)
-    sys.stdout.write(f"{checked - mismatches} of {checked} runs reproduced bit for bit (time excluded)\n")
-    return EXIT_FAILED if mismatches else EXIT_OK
-
-
-def _first_mismatch(stored, fresh) -> str | None:
-    if list(stored.columns) != list(fresh.columns):
-        return f"columns differ: {list(stored.columns)} vs {list(fresh.columns)}"
-    if len(stored) != len(fresh):
-        return f"{len(stored)} stored rows vs {len(fresh)} now"
-    for col in stored.columns:
-        if col == "time":
-            continue
-        a, b = stored[col].to_numpy(), fresh[col].to_numpy()
-        same = (a == b) | (np.isnan(a) & np.isnan(b)) if a.dtype.kind == "f" else a == b
-        if not np.all(same):
-            i = int(np.argmin(same))
-            return f"column {col!r} first differs at step {stored['step'].iloc[i]}: {a[i]!r} vs {b[i]!r}"
-    return None
+    table = verify(directory, sample=args.sample, seed=args.seed, plugins=tuple(args.plugin))
+    if table.empty:
+        sys.stdout.write(f"no runs in {directory}\n")
+        return EXIT_OK
+    shown = table.drop(columns=["detail"]).assign(
+        same_environment=table["same_environment"].map({True: "yes", False: "NO", None: "?"}))
+    sys.stdout.write(shown.to_string(index=False) + "\n")
+    bad = table[table["result"].isin(["mismatch", "corrupt"])]
+    for row in bad.itertuples():
+        sys.stdout.write(f"{row.result.upper()} {row.run_id}: {row.detail}\n")
+    checked = int((table["result"] != "not rerun").sum())
+    matched = int((table["result"] == "match").sum())
+    sys.stdout.write(f"{matched} of {checked} runs reproduced bit for bit (time excluded)\n")
+    other = table[table["same_environment"] == False]  # noqa: E712 (None means unknown)
+    if len(other):
+        sys.stdout.write(
+            f"{len(other)} runs were made in another environment than this one "
+            f"({environment_key(environment())}); that can explain a mismatch\n")
+    return EXIT_FAILED if len(bad) else EXIT_OK
 
 
 def cmd_ensemble(args: argparse.Namespace) -> int:
@@ -316,6 +309,9 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="dask scheduler address (tcp://host:8786); implies --executor dask")
     p.add_argument("--no-report", action="store_true", help="do not write report.html")
+    p.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                   help="import MODULE in every process first (it registers user problems "
+                   "or optimizers); repeatable. Nothing else is imported by name")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
@@ -380,8 +376,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", default="results/ensembles",
                    help="results directory (default results/ensembles)")
     p.set_defaults(func=cmd_ensemble)
-    p = sub.add_parser("verify", help="re-run stored runs and compare their traces bit for bit")
+    p = sub.add_parser("verify", help="re-run stored runs and compare their traces bit for bit",
+                       description="Re-run stored runs from their specs and compare every "
+                       "trace column except time bit for bit. Exit 1 on any mismatch or "
+                       "unreadable file.")
     p.add_argument("dir", metavar="DIR", help="results directory")
+    p.add_argument("--sample", type=_jobs, metavar="K", help="check a seeded sample of K runs")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
+    p.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                   help="import MODULE first (it registers user problems or optimizers)")
     p.set_defaults(func=cmd_verify)
     return parser
 
@@ -404,7 +407,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as err:
         sys.stderr.write(f"optbench: error: {err}\n")
         return EXIT_USAGE
-    except (SuiteError, ValueError, FileNotFoundError) as err:
+    except (SuiteError, ValueError, OSError) as err:  # FileNotFoundError is an OSError
+        sys.stderr.write(f"optbench: error: {err}\n")
+        return EXIT_USAGE
+    except ImportError as err:  # a --plugin module that cannot be imported
         sys.stderr.write(f"optbench: error: {err}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -47,13 +47,14 @@ class CountingOracle:
     whether the oracle is the full problem or a fresh minibatch at every step.
     """
 
-    __slots__ = ("_oracle", "n_loss", "n_grad", "n_hess")
+    __slots__ = ("_oracle", "n_loss", "n_grad", "n_hess", "_unchecked")
 
     def __init__(self, oracle: Any = None) -> None:
         self._oracle = oracle
         self.n_loss = 0
         self.n_grad = 0
         self.n_hess = 0
+        self._unchecked = True  # the first gradient's shape is checked against x
 
     def bind(self, oracle: Any) -> None:
         self._oracle = oracle
@@ -64,11 +65,23 @@ class CountingOracle:
 
     def grad(self, x: np.ndarray) -> np.ndarray:
         self.n_grad += 1
-        return self._oracle.grad(x)
+        g = self._oracle.grad(x)
+        if self._unchecked:
+            self._unchecked = False
+            _check_gradient_shape(g, x, "the method's first gradient (a minibatch, if stochastic)")
+        return g
 
     def hess(self, x: np.ndarray) -> np.ndarray:
         self.n_hess += 1
         return self._oracle.hess(x)
+
+
+def _check_gradient_shape(g: Any, x: np.ndarray, where: str) -> None:
+    if np.shape(g) != np.shape(x):
+        raise ValueError(
+            f"{where} has shape {np.shape(g)}, but x has shape {np.shape(x)}: "
+            "grad(x) must return an array shaped like x"
+        )
 
 
 @dataclass
@@ -129,7 +142,10 @@ class _Recorder:
         (for ``update_ratio``).  Returns the full loss and gradient norm."""
         problem = self.problem
         loss = float(problem.loss(x))
-        grad_norm = float(np.linalg.norm(problem.grad(x)))
+        g = problem.grad(x)
+        if not self.rows:
+            _check_gradient_shape(g, x, "the problem's gradient at x0")
+        grad_norm = float(np.linalg.norm(g))
         subopt = loss - self.f_star if self.f_star is not None else math.nan
         if self.lr_at is not None:
             lr = float(self.lr_at(max(step - 1, 0)))
@@ -290,6 +306,11 @@ def run(
                 optimizer, x, steps, record_every, counter, recorder, verdict
             )
     trace = recorder.frame()
+    if status == "diverged":
+        _, loss, _, grad_norm = recorder.rows[-1][:4]
+        reason = ("the loss is not finite" if not math.isfinite(loss)
+                  else "the gradient norm is not finite" if not math.isfinite(grad_norm)
+                  else f"the loss exceeded loss0 + {diverge_factor:g} * max(|loss0|, 1)")
     meta = {
         "steps_taken": taken,
         "problem": repr(problem),
@@ -298,6 +319,9 @@ def run(
         "f_star": problem.f_star,
         "cost_model": cost_model(problem),
     }
+    if status == "diverged":
+        meta["diverged_at"] = int(recorder.rows[-1][0])
+        meta["diverged_because"] = reason
     if solver:
         meta["solver"] = solver
     x_avg = None

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -66,31 +67,80 @@ def write_run(
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, final)
-    except BaseException:
+    except BaseException as err:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(err, OSError):
+            raise OSError(err.errno, f"cannot write {final}: {err.strerror or err}") from err
         raise
     return final
 
 
-def read_meta(path: str | os.PathLike) -> dict[str, Any]:
-    """The metadata record of one stored run (without reading its trace)."""
-    schema = pq.read_schema(path)
-    raw = (schema.metadata or {}).get(META_KEY)
+class CorruptRunFile(ValueError):
+    """A run file that cannot be read (truncated, not Parquet, no optbench metadata)."""
+
+
+class CorruptRunWarning(UserWarning):
+    """``load``/``runs`` skipped a run file that cannot be read."""
+
+
+class MixedEnvironmentWarning(UserWarning):
+    """The runs of a results directory come from different versions or environments."""
+
+
+def _record_of(metadata: dict | None, path: str | os.PathLike) -> dict[str, Any]:
+    raw = (metadata or {}).get(META_KEY)
     if raw is None:
-        raise ValueError(f"{path}: not an optbench run file (no optbench metadata)")
-    return json.loads(raw)
+        raise CorruptRunFile(f"{path}: not an optbench run file (no optbench metadata)")
+    try:
+        record = json.loads(raw)
+    except ValueError as err:
+        raise CorruptRunFile(f"{path}: unreadable run metadata ({err})") from None
+    if not isinstance(record, dict) or "spec" not in record or "status" not in record:
+        raise CorruptRunFile(f"{path}: run metadata without spec or status")
+    return record
+
+
+def read_meta(path: str | os.PathLike) -> dict[str, Any]:
+    """The metadata record of one stored run (without reading its trace).
+
+    Raises CorruptRunFile for a file that is truncated, not Parquet, or not a run.
+    """
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, pa.ArrowException) as err:
+        raise CorruptRunFile(f"{path}: corrupt or truncated run file ({err})") from None
+    return _record_of(schema.metadata, path)
+
+
+def _read_table(path: str | os.PathLike) -> tuple[pa.Table, dict[str, Any]]:
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowException) as err:
+        raise CorruptRunFile(f"{path}: corrupt or truncated run file ({err})") from None
+    return table, _record_of(table.schema.metadata, path)
 
 
 def read_run(path: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The trace and metadata record of one stored run."""
-    table = pq.read_table(path)
-    raw = (table.schema.metadata or {}).get(META_KEY)
-    if raw is None:
-        raise ValueError(f"{path}: not an optbench run file (no optbench metadata)")
-    return table.to_pandas(), json.loads(raw)
+    """The trace and metadata record of one stored run (CorruptRunFile if unreadable)."""
+    table, record = _read_table(path)
+    return table.to_pandas(), record
+
+
+def remove_stale_temporaries(results_dir: str | os.PathLike, run_ids: Iterable[str]) -> int:
+    """Delete temporaries a killed writer left for ``run_ids``; returns how many."""
+    directory = Path(results_dir)
+    removed = 0
+    for rid in run_ids:
+        for tmp in directory.glob(f".{rid}.*.tmp"):
+            try:
+                tmp.unlink()
+                removed += 1
+            except OSError:
+                pass
+    return removed
 
 
 def run_files(results_dir: str | os.PathLike) -> list[Path]:
@@ -113,8 +163,8 @@ def stored_ids(results_dir: str | os.PathLike, *, statuses: Iterable[str] | None
         try:
             if read_meta(path).get("status") in wanted:
                 found.add(path.stem)
-        except (OSError, ValueError, pa.ArrowException):
-            continue
+        except CorruptRunFile:
+            continue  # not done: it is run again and replaced
     return found
 
 
@@ -144,6 +194,20 @@ def _run_columns(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def environment_key(env: dict[str, Any] | None, trace_format: Any = None) -> str:
+    """A short text naming what can change a run's numbers: the optbench version and
+    trace format, python, numpy, scipy and the BLAS (its library and version)."""
+    env = env or {}
+    blas = ",".join(sorted(
+        f"{b.get('internal_api')} {b.get('version')}" for b in env.get("blas") or []
+        if b.get("internal_api") not in (None, "openmp")
+    ))
+    parts = [f"optbench {env.get('optbench', '?')} (trace format {trace_format})",
+             f"python {env.get('python', '?')}", f"numpy {env.get('numpy', '?')}",
+             f"scipy {env.get('scipy', '?')}", f"BLAS {blas or '?'}"]
+    return ", ".join(parts)
+
+
 def runs(results_dir: str | os.PathLike) -> pd.DataFrame:
     """One row per stored run, from the metadata alone (fast; failed runs included).
 
@@ -152,7 +216,11 @@ def runs(results_dir: str | os.PathLike) -> pd.DataFrame:
     """
     rows = []
     for path in run_files(results_dir):
-        record = read_meta(path)
+        try:
+            record = read_meta(path)
+        except CorruptRunFile as err:
+            warnings.warn(f"skipping {err}", CorruptRunWarning, stacklevel=2)
+            continue
         rows.append({
             **_run_columns(record),
             "steps_taken": record.get("steps_taken"),
@@ -179,14 +247,17 @@ def load(results_dir: str | os.PathLike) -> pd.DataFrame:
     seconds, not minutes.
     """
     tables, per_run, lengths, models = [], [], [], []
+    environments: dict[str, int] = {}
     for path in run_files(results_dir):
-        table = pq.read_table(path)
-        raw = (table.schema.metadata or {}).get(META_KEY)
-        if raw is None:
-            raise ValueError(f"{path}: not an optbench run file (no optbench metadata)")
+        try:
+            table, record = _read_table(path)
+        except CorruptRunFile as err:
+            warnings.warn(f"skipping {err}", CorruptRunWarning, stacklevel=2)
+            continue
+        key = environment_key(record.get("environment"), record.get("format"))
+        environments[key] = environments.get(key, 0) + 1
         if table.num_rows == 0:
             continue
-        record = json.loads(raw)
         tables.append(table.replace_schema_metadata(None))
         per_run.append(_run_columns(record))
         lengths.append(table.num_rows)
@@ -195,6 +266,13 @@ def load(results_dir: str | os.PathLike) -> pd.DataFrame:
         return pd.DataFrame(
             columns=["run_id", "problem", "optimizer", "seed", "status", "step", "loss",
                      "subopt", "grad_norm", "n_loss", "n_grad", "n_hess", "time", "lr", "cost"]
+        )
+    if len(environments) > 1:
+        listing = "; ".join(f"{n} runs: {key}" for key, n in sorted(environments.items()))
+        warnings.warn(
+            f"{results_dir} mixes results from {len(environments)} environments ({listing}); "
+            "numbers from different versions or BLAS builds may differ",
+            MixedEnvironmentWarning, stacklevel=2,
         )
     traces = pa.concat_tables(tables, promote_options="default").to_pandas()
     index = np.repeat(np.arange(len(per_run)), lengths)

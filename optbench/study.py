@@ -11,10 +11,13 @@ status ``error`` and its message; the study goes on.
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import os
+import tempfile
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,7 +30,7 @@ from .environment import environment
 from .progress import Progress, ProgressReporter
 from .runner import TRACE_COLUMNS
 from .spec import RunSpec
-from .store import stored_ids, write_run
+from .store import remove_stale_temporaries, stored_ids, write_run
 
 #: Statuses of a stored run that count as done (an ``error`` run is tried again).
 DONE_STATUSES = ("converged", "max_steps", "diverged")
@@ -58,14 +61,22 @@ def _error_record(error: str, detail: str) -> tuple[pd.DataFrame, str, dict[str,
     return trace, "error", {"error": error, "traceback": detail}
 
 
-def compute(spec_data: dict) -> tuple[pd.DataFrame, str, dict[str, Any]]:
+def import_plugins(plugins: Iterable[str]) -> None:
+    """Import the modules a user named explicitly (``--plugin``), so that the
+    problems and optimizers they register exist in this process."""
+    for name in plugins:
+        importlib.import_module(name)
+
+
+def compute(spec_data: dict, plugins: tuple[str, ...] = ()) -> tuple[pd.DataFrame, str, dict[str, Any]]:
     """Run one spec (plain data) and return ``(trace, status, meta)``; no I/O.
 
-    This is what a worker executes.  A run that raises comes back as status
-    ``error`` with its message and traceback in ``meta``.
+    This is what a worker executes, after importing the user's ``plugins``.  A run
+    that raises comes back as status ``error`` with its message and traceback.
     """
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     try:
+        import_plugins(plugins)
         result = execute(RunSpec.from_dict(spec_data))
         trace, status, meta = result.trace, result.status, dict(result.meta)
     except Exception as exc:  # a failing run is a result too; the study goes on
@@ -112,6 +123,7 @@ def run_study(
     progress: ProgressReporter | None = None,
     tags: Mapping[str, dict[str, Any]] | None = None,
     scheduler: str | None = None,
+    plugins: Iterable[str] = (),
 ) -> list[Outcome]:
     """Run every spec not yet stored in ``results_dir``; returns one Outcome per spec.
 
@@ -124,6 +136,12 @@ def run_study(
     tags
         Extra labels per run id (``{"tune.round": 1, ...}``), stored in the run's
         metadata and shown by ``optbench.load`` as columns.
+    plugins
+        Modules every worker imports first (user problems and optimizers register
+        themselves there); nothing else is ever imported by name.
+
+    Raises OSError naming the directory, before any run, when results cannot be
+    written there.
     """
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
@@ -132,9 +150,12 @@ def run_study(
     if scheduler is not None and executor != "dask":
         raise ValueError(f"scheduler is for the dask executor, not {executor!r}")
     out = str(results_dir)
-    Path(out).mkdir(parents=True, exist_ok=True)
+    check_writable(out)
+    plugins = tuple(plugins)
+    import_plugins(plugins)
     tags = tags or {}
     todo, skipped = pending(specs, out)
+    remove_stale_temporaries(out, [s.run_id() for s in todo])
     outcomes = [
         Outcome(s.run_id(), s.problem_label, s.optimizer_label, s.seed, "skipped") for s in skipped
     ]
@@ -148,39 +169,69 @@ def run_study(
 
     try:
         if executor == "dask":
-            _run_dask(todo, jobs, scheduler, finish)
+            _run_dask(todo, jobs, scheduler, finish, plugins)
         elif executor == "serial" or jobs == 1 or len(todo) <= 1:
             for spec in todo:
                 finish(spec, compute(spec.to_dict()))
         else:
-            _run_pool(todo, jobs, finish)
+            _run_pool(todo, jobs, finish, plugins)
     finally:
         progress.close()
     return outcomes
 
 
+def check_writable(results_dir: str | os.PathLike) -> None:
+    """Create ``results_dir`` and write and remove a probe file in it, or raise an
+    OSError that names the directory (before anything is computed)."""
+    directory = Path(results_dir)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-probe.", dir=directory)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        reason = err.strerror or str(err)
+        raise OSError(err.errno, f"cannot write results to {directory}: {reason}") from None
+
+
 def _worker_died(exc: BaseException) -> tuple:
-    return _error_record(f"worker failed: {type(exc).__name__}: {exc}", repr(exc))
+    return _error_record(f"worker process died: {type(exc).__name__}: {exc}", repr(exc))
 
 
-def _run_pool(todo: list[RunSpec], jobs: int, finish) -> None:
+def _run_pool(todo: list[RunSpec], jobs: int, finish, plugins: tuple[str, ...]) -> None:
+    """A pool of spawned processes.  When a worker dies (a crash in native code, an
+    out-of-memory kill, os._exit), the pool breaks and every run in flight fails
+    with it; those runs are tried again one at a time in a fresh one-worker pool, so
+    that only the run that kills its worker is stored as an error."""
     context = multiprocessing.get_context("spawn")
+    suspects: list[RunSpec] = []
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = {pool.submit(compute, s.to_dict()): s for s in todo}
+        futures = {pool.submit(compute, s.to_dict(), plugins): s for s in todo}
         try:
             for future in as_completed(futures):
                 try:
                     record = future.result()
-                except Exception as exc:  # the worker process itself died
+                except BrokenProcessPool:
+                    suspects.append(futures[future])
+                    continue
+                except Exception as exc:  # the result could not come back
                     record = _worker_died(exc)
                 finish(futures[future], record)
         except BaseException:
             for future in futures:
                 future.cancel()
             raise
+    for spec in suspects:
+        with ProcessPoolExecutor(max_workers=1, mp_context=context) as alone:
+            try:
+                record = alone.submit(compute, spec.to_dict(), plugins).result()
+            except Exception as exc:  # it dies on its own too: this run kills workers
+                record = _worker_died(exc)
+        finish(spec, record)
 
 
-def _run_dask(todo: list[RunSpec], jobs: int, scheduler: str | None, finish) -> None:
+def _run_dask(todo: list[RunSpec], jobs: int, scheduler: str | None, finish,
+              plugins: tuple[str, ...]) -> None:
     try:
         from dask.distributed import Client, LocalCluster
         from dask.distributed import as_completed as dask_completed
@@ -196,18 +247,29 @@ def _run_dask(todo: list[RunSpec], jobs: int, scheduler: str | None, finish) -> 
     else:
         client = Client(scheduler, timeout="30s")
     try:
-        futures = client.map(compute, [s.to_dict() for s in todo], pure=False)
+        futures = client.map(compute, [s.to_dict() for s in todo], plugins=plugins, pure=False)
         by_key = {f.key: s for f, s in zip(futures, todo)}
+        suspects = []
         try:
             for future in dask_completed(futures):
                 try:
                     record = future.result()
-                except Exception as exc:  # a worker died (KilledWorker) or could not run it
-                    record = _worker_died(exc)
+                except Exception:  # a worker died under it (KilledWorker), maybe not its fault
+                    suspects.append(by_key[future.key])
+                    continue
                 finish(by_key[future.key], record)
         except BaseException:
             client.cancel(futures)
             raise
+        # tasks that were on a worker when it died: each again alone, so that only
+        # the run that kills its worker is stored as an error
+        for spec in suspects:
+            try:
+                record = client.submit(compute, spec.to_dict(), plugins=plugins,
+                                       pure=False).result()
+            except Exception as exc:
+                record = _worker_died(exc)
+            finish(spec, record)
     finally:
         client.close()
         if cluster is not None:

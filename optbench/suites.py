@@ -354,9 +354,13 @@ def validate(suite: Suite) -> Suite:
     are dropped from ``suite.specs`` and described in ``suite.skipped``, so that one
     suite can hold nets and Newton alike.  Returns the suite.
     """
+    from problems.memory import check_fits
+
     built_problems = {}
     for name, params in suite.problem_configs:
         try:
+            # refuse, before allocating anything, a problem that cannot fit in memory
+            check_fits(name, problems.factory(name), params)
             built_problems[_key(name, params)] = build_problem(name, params)
         except (TypeError, ValueError, ImportError) as err:
             raise SuiteError(f"{suite.source}: problem {name} {params}: {err}") from None

@@ -997,7 +997,8 @@ def _read(results_dir: str, run_id: str) -> tuple[pd.DataFrame, dict[str, Any]]:
 
 
 def _run_batch(specs: list[RunSpec], results_dir: str, tags: dict[str, dict[str, Any]],
-               stage: str, progress: Any, jobs: int, executor: str, scheduler: str | None) -> None:
+               stage: str, progress: Any, jobs: int, executor: str, scheduler: str | None,
+               plugins: tuple[str, ...] = ()) -> None:
     if progress is None:
         handle = None
     elif hasattr(progress, "update"):
@@ -1005,7 +1006,7 @@ def _run_batch(specs: list[RunSpec], results_dir: str, tags: dict[str, dict[str,
     else:  # a factory: (runs to run, stage) -> Progress
         handle = progress(len(pending(specs, results_dir)[0]), stage)
     run_study(specs, results_dir, jobs=jobs, executor=executor, progress=handle,
-              tags=tags, scheduler=scheduler)
+              tags=tags, scheduler=scheduler, plugins=plugins)
 
 
 def _summarise_runs(results_dir: str, run_ids: list[str], objective: str, target: float
@@ -1047,6 +1048,7 @@ def tune(
     jobs: int = 1,
     executor: str = "serial",
     scheduler: str | None = None,
+    plugins: Sequence[str] = (),
     progress: Any = None,
 ) -> TuneResult:
     """Search the hyper-parameters of ``optimizer`` on one problem, then evaluate the choice.
@@ -1084,7 +1086,7 @@ def tune(
         Seeds the search itself (the random samples).
     fixed
         Optimizer parameters held fixed (``{"rho": 0.9}``).
-    results_dir, jobs, executor, scheduler
+    results_dir, jobs, executor, scheduler, plugins
         Passed to :func:`optbench.study.run_study`, once per round and once for
         the evaluation.
     progress
@@ -1206,7 +1208,7 @@ def tune(
                     tags[s.run_id()] = {"tune.id": tune_id, "tune.role": "search",
                                         "tune.round": r, "tune.trial": k}
             _run_batch(specs, out, tags, f"tune {optimizer}: round {r}", progress,
-                       jobs, executor, scheduler)
+                       jobs, executor, scheduler, tuple(plugins))
             for k, params in enumerate(params_list, start=first):
                 ids = [spec(params, seed).run_id() for seed in search_seeds]
                 runs = _summarise_runs(out, ids, objective, target)
@@ -1263,7 +1265,7 @@ def tune(
             eval_ids = [s.run_id() for s in eval_specs]
             eval_tags = {rid: {"tune.id": tune_id, "tune.role": "evaluation"} for rid in eval_ids}
             _run_batch(eval_specs, out, eval_tags, f"tune {optimizer}: evaluation", progress,
-                       jobs, executor, scheduler)
+                       jobs, executor, scheduler, tuple(plugins))
             evaluation = _evaluation(_summarise_runs(out, eval_ids, objective, target),
                                      objective, eval_seeds)
     finally:

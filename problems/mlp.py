@@ -496,6 +496,106 @@ class MLP(Problem):
         }
 
     @staticmethod
+    def estimated_bytes(
+        dataset: str = "digits",
+        hidden: Any = (64,),
+        activation: str = "relu",
+        init: str = "he",
+        batchnorm: bool = False,
+        preprocess: str = "standardize",
+        reg: float = 1e-4,
+        batch_size: int | None = 64,
+        seed: int = 0,
+        *,
+        val_fraction: float = 0.25,
+        n_samples: int | None = None,
+        classes: int | None = None,
+        alpha: float = 1.0,
+    ) -> int:
+        """Upper-ish estimate of the peak bytes of building the problem plus one oracle
+        call (full loss and grad, :meth:`metrics`, or a minibatch's grad), computed
+        without loading or generating the data: the sizes are known constants (digits:
+        1797 x 64, 10 classes of known sizes; spiral: ``n_samples`` x 2).
+
+        With ``n`` rows of ``d`` features (``n_train`` of them in the training split),
+        ``C`` classes, ``b`` the batch size (0 for full batch), ``fo_l`` the fan-out of
+        hidden layer ``l`` (twice its width for maxout) and ``w_l`` its width, in
+        float64 numbers (times 8)::
+
+            construction = [1797 * 65] + 4 n d + 4 n
+            held         = n d [+ n d + n] + 3 n
+            call         = 3 dim + b (d + 1) + n forward + n_train backward
+            forward      = sum_l ((1 + batchnorm) fo_l + w_l) + 2 C
+            backward     = max_l (2 + 2 batchnorm) fo_l + C
+            estimate     = 8 max(construction, held + call)
+
+        The bracketed terms are for digits: scikit-learn's loader parses the whole
+        1797 x 65 file, and :func:`problems.mlp_data.load_digits` keeps ``X`` and ``y``
+        for the rest of the process.  ``construction`` also covers the raw data and
+        the preprocessing's temporaries; ``held`` the two splits, the labels and the
+        split's row indices.  ``forward`` are the per-row activations a forward pass
+        keeps (pre-activations, batch norm's normalised copy, outputs, logits),
+        counted for all ``n`` rows since :meth:`metrics` (called by the harness at
+        every recorded step) runs over both splits at once; ``backward`` the per-row
+        temporaries of the backward pass over the training split.  The one-time
+        import of scikit-learn is not counted.  ``init``, ``preprocess``, ``reg``, ``seed`` and ``alpha`` do
+        not change the size and are not checked; invalid ``dataset``, ``hidden``,
+        ``activation``, ``batchnorm``, ``batch_size``, ``val_fraction``,
+        ``n_samples`` or ``classes`` raise the constructor's ValueError (not the
+        constraints that need the data's split: ``batch_size`` at most the training
+        rows, non-empty splits, at least two spiral points per class).
+
+        >>> MLP.estimated_bytes()  # digits, one hidden layer of 64 relu units
+        5661088
+        """
+        dataset = _check_name("dataset", dataset, DATASETS)
+        hidden = _check_hidden(hidden)
+        activation = _check_name("activation", activation, ACTIVATIONS)
+        batchnorm = check_bool("batchnorm", batchnorm)
+        val_fraction = check_real("val_fraction", val_fraction, low=0.0, strict=True)
+        if val_fraction >= 1.0:
+            raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
+        if n_samples is not None:
+            n_samples = check_int("n_samples", n_samples, low=1)
+        if classes is not None:
+            classes = check_int("classes", classes, low=2)
+        if batch_size is not None:
+            batch_size = check_int("batch_size", batch_size, low=2 if batchnorm else 1)
+
+        if dataset == "spiral":
+            c = mlp_data.SPIRAL_CLASSES if classes is None else classes
+            n = mlp_data.SPIRAL_SAMPLES if n_samples is None else n_samples
+            d, loader, cached = 2, 0, 0
+        else:
+            c = mlp_data.DIGITS_CLASSES if classes is None else classes
+            if c > mlp_data.DIGITS_CLASSES:
+                raise ValueError(
+                    f"classes must be an integer in [2, {mlp_data.DIGITS_CLASSES}] for "
+                    f"dataset='digits', got {classes!r}"
+                )
+            # images per digit 0..9 in scikit-learn's digits (1797 in all)
+            n = sum((178, 182, 177, 183, 181, 182, 181, 179, 174, 180)[:c])
+            d = 64
+            loader = 1797 * 65  # the whole file, parsed before the classes are kept
+            cached = n * d + n  # load_digits keeps X and y for the whole process
+
+        widths = [d, *hidden, c]
+        fan_outs = [2 * w if activation == "maxout" else w for w in hidden] + [c]
+        dim = sum(fi * fo + fo for fi, fo in zip(widths[:-1], fan_outs))
+        if batchnorm:
+            dim += 2 * sum(fan_outs[:-1])
+        forward = sum((2 if batchnorm else 1) * fo + w for fo, w in zip(fan_outs, hidden))
+        forward += 2 * c
+        backward = max((4 if batchnorm else 2) * fo for fo in fan_outs[:-1]) + c
+        b = 0 if batch_size is None else batch_size
+        n_train = n - math.ceil(val_fraction * n)
+
+        construction = loader + 4 * n * d + 4 * n
+        held = n * d + cached + 3 * n
+        call = 3 * dim + b * (d + 1) + n * forward + n_train * backward
+        return 8 * max(construction, held + call)
+
+    @staticmethod
     def _load(
         dataset: str, n_samples: int | None, classes: int | None, seed: int
     ) -> tuple[np.ndarray, np.ndarray]:

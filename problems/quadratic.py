@@ -124,6 +124,49 @@ class Quadratic(Problem):
             self._a = None
             self._sqrt_lam = np.sqrt(self.eigenvalues)
 
+    @staticmethod
+    def estimated_bytes(
+        dim: int,
+        condition_number: float = 100.0,
+        seed: int = 0,
+        rotate: bool = True,
+        noise: float = 0.0,
+    ) -> int:
+        """Upper-ish estimate of the peak bytes of building the problem plus one oracle
+        call (loss, grad, hess or a noisy minibatch's grad), computed without
+        allocating anything.
+
+        ``rotate=True``: ``5 * dim**2 * 8 + 8 * dim * 8``.  The construction peak is
+        about five dense ``(dim, dim)`` float64 matrices at once: the Gaussian matrix,
+        LAPACK's copy of it and the factors ``Q`` and ``R`` inside the QR
+        factorisation, then ``Q``, ``Q diag(lam)`` and ``A`` with its symmetrised copy.
+        Once built only ``A`` stays, and ``hess`` (a copy of ``A``) brings it to two
+        matrices, under the construction peak; ``8 * dim * 8`` covers the vectors
+        (``x*``, the eigenvalues, the point, the gradient, the noise draw).  This is
+        also returned for ``dim > 20000``, which the constructor refuses.
+
+        ``rotate=False``: ``(5 + 3 * (noise > 0)) * dim * 8``, plus ``dim**2 * 8`` for
+        ``dim <= 20000`` only.  Three vectors are held (``x*``, the eigenvalues and
+        their square roots); a call adds the point and the gradient, a noisy oracle
+        its draw, its scaled copy and one more gradient.  ``has_hess`` is True, and
+        ``hess`` returns the dense ``np.diag(lam)``, which is counted; above ``dim =
+        20000`` ``hess`` refuses without allocating.
+
+        ``condition_number`` and ``seed`` do not change the size and are not checked;
+        invalid ``dim``, ``rotate`` or ``noise`` raise the constructor's ValueError.
+
+        >>> Quadratic.estimated_bytes(1000)  # five 1000 x 1000 matrices, 40 MB
+        40064000
+        """
+        dim = check_int("dim", dim, low=1)
+        rotate = check_bool("rotate", rotate)
+        noise = check_real("noise", noise, low=0.0)
+        vector = 8 * dim
+        if rotate:
+            return 5 * dim * vector + 8 * vector
+        hess = dim * vector if dim <= MAX_DENSE_DIM else 0
+        return (5 + (3 if noise > 0.0 else 0)) * vector + hess
+
     # The full objective -------------------------------------------------------------
 
     def loss(self, x: np.ndarray) -> float:

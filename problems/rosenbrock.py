@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_point, check_dense_dim, check_int, check_seed, x0_rng
+from ._validate import (
+    MAX_DENSE_DIM,
+    as_point,
+    check_dense_dim,
+    check_int,
+    check_seed,
+    x0_rng,
+)
 from .base import Problem
 
 
@@ -37,6 +44,26 @@ class Rosenbrock(Problem):
         self.dim = dim
         self.params = {"dim": dim}
         self.f_star = 0.0
+
+    @staticmethod
+    def estimated_bytes(dim: int = 2) -> int:
+        """Upper-ish estimate of the peak bytes of building the problem plus one oracle
+        call, computed without allocating anything.
+
+        ``6 * dim * 8``, plus ``dim**2 * 8`` for ``dim <= 20000``.  The problem holds
+        no arrays; ``grad`` needs the point, the gradient and a few temporaries of
+        length ``dim - 1``.  ``has_hess`` is True, so the dense ``(dim, dim)`` Hessian
+        that ``hess`` returns is counted -- although a first-order method never asks
+        for it -- but only where ``hess`` can be called: above ``dim = 20000`` it
+        refuses without allocating.  An invalid ``dim`` raises the constructor's
+        ValueError.
+
+        >>> Rosenbrock.estimated_bytes(100_000)  # no Hessian above dim = 20000
+        4800000
+        """
+        dim = check_int("dim", dim, low=2)
+        hess = 8 * dim * dim if dim <= MAX_DENSE_DIM else 0
+        return 6 * 8 * dim + hess
 
     def loss(self, x: np.ndarray) -> float:
         x = as_point(x, self.dim)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_point, check_dense_dim, check_int, check_real, x0_rng
+from ._validate import (
+    MAX_DENSE_DIM,
+    as_point,
+    check_dense_dim,
+    check_int,
+    check_real,
+    x0_rng,
+)
 from .base import Problem
 
 
@@ -56,6 +63,27 @@ class Saddle(Problem):
         self.params = {"dim": dim, "n_neg": n_neg, "offset": offset}
         self.f_star = -n_neg / 4.0
         self._split = dim - n_neg  # x = v[:split], y = v[split:]
+
+    @staticmethod
+    def estimated_bytes(dim: int = 2, n_neg: int = 1, offset: float = 1e-3) -> int:
+        """Upper-ish estimate of the peak bytes of building the problem plus one oracle
+        call, computed without allocating anything.
+
+        ``3 * dim * 8``, plus ``dim**2 * 8`` for ``dim <= 20000``.  The problem holds
+        no arrays; ``grad`` needs the point, the gradient and temporaries of length
+        ``n_neg``.  ``has_hess`` is True, so the dense ``(dim, dim)`` Hessian that
+        ``hess`` returns is counted -- although a first-order method never asks for
+        it -- but only where ``hess`` can be called: above ``dim = 20000`` it refuses
+        without allocating.  ``offset`` does not change the size and is not checked;
+        invalid ``dim`` or ``n_neg`` raise the constructor's ValueError.
+
+        >>> Saddle.estimated_bytes(100_000, n_neg=5)  # no Hessian above dim = 20000
+        2400000
+        """
+        dim = check_int("dim", dim, low=1)
+        check_int("n_neg", n_neg, low=1, high=dim)
+        hess = 8 * dim * dim if dim <= MAX_DENSE_DIM else 0
+        return 3 * 8 * dim + hess
 
     def loss(self, x: np.ndarray) -> float:
         v = as_point(x, self.dim)

@@ -225,3 +225,45 @@ def test_two_dimensional_problems_record_the_iterate(diag_quadratic):
     np.testing.assert_array_equal(res.trace[["x_0", "x_1"]].iloc[0].to_numpy(), diag_quadratic.x0(0))
     wide = optbench.run(problems.get("quadratic", dim=3), optimizers.get("sgd", lr=0.01), steps=2)
     assert "x_0" not in wide.trace.columns
+
+
+def test_nonfinite_x0_is_diverged_at_step_0(diag_quadratic):
+    res = optbench.run(diag_quadratic, optimizers.get("sgd", lr=0.1), steps=5,
+                       x0=np.array([np.nan, 1.0]))
+    assert res.status == "diverged" and res.meta["diverged_at"] == 0
+    assert "not finite" in res.meta["diverged_because"] and len(res.trace) == 1
+
+
+def test_nonfinite_gradient_of_a_user_problem_reports_the_step():
+    class Breaks(DiagQuadratic):
+        """A user problem whose gradient turns to inf once x[0] drops below 0.5."""
+
+        def grad(self, x):
+            g = super().grad(x)
+            return g if x[0] > 0.5 else np.full_like(g, np.inf)
+
+    res = optbench.run(Breaks(), optimizers.get("sgd", lr=0.1), steps=100, record_every=1)
+    assert res.status == "diverged"
+    # x[0] shrinks by 0.9 per step from about 1: the first x[0] <= 0.5 is recorded there
+    first_bad = int(res.trace["step"].iloc[-1])
+    assert res.meta["diverged_at"] == first_bad and res.trace["x_0"].iloc[-1] <= 0.5
+    assert res.trace["x_0"].iloc[-2] > 0.5
+
+
+def test_wrong_gradient_shape_is_caught_with_a_message():
+    class WrongShape(DiagQuadratic):
+        def grad(self, x):
+            return np.append(super().grad(x), 0.0)
+
+    with pytest.raises(ValueError, match=r"shape \(3,\), but x has shape \(2,\)"):
+        optbench.run(WrongShape(), optimizers.get("sgd", lr=0.1), steps=3)
+
+    class WrongBatch(DiagQuadratic):
+        def minibatch(self, rng):
+            batch = super().minibatch(rng)
+            batch.grad = lambda x: np.zeros(5)
+            return batch
+
+    prob = WrongBatch(stochastic=True, noise=0.1)
+    with pytest.raises(ValueError, match="first gradient"):
+        optbench.run(prob, optimizers.get("adam"), steps=3)

@@ -209,3 +209,19 @@ def test_tune_section_is_parsed_and_validated(tmp_path):
 def test_bad_tune_sections(tmp_path, change, word):
     with pytest.raises(SuiteError, match=word):
         load_suite(_write(tmp_path, TUNED.replace(*change)))
+
+
+def test_a_problem_too_large_for_memory_is_refused_before_allocating(tmp_path):
+    import tracemalloc
+
+    text = EXAMPLE.replace("dim = 10", "dim = 1000000").replace(
+        "condition_number = [10.0, 1000.0]", "condition_number = 10.0")
+    suite = load_suite(_write(tmp_path, text))
+    tracemalloc.start()
+    try:
+        with pytest.raises(SuiteError, match=r"quadratic.*dim=1000000.*needs about .* available"):
+            validate(suite)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 50_000_000  # a dense 1e6 x 1e6 matrix was never allocated
