@@ -10,6 +10,7 @@ import argparse
 import inspect
 import shlex
 import sys
+import warnings
 from pathlib import Path
 from typing import NoReturn, Sequence
 
@@ -73,9 +74,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from reports import format_summary, summary_table, write_report
+    from reports import build_report, format_summary, summary_table
 
-    from .environment import environment
     from .store import load
     from .study import pending, run_study
 
@@ -110,13 +110,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     table = summary_table(data)
     sys.stdout.write(format_summary(table) + "\n")
     if not args.no_report:
-        report = write_report(
-            data,
-            out / "report.html",
-            title=f"optbench: {suite.name}",
-            environment=environment(),
-            command=f"optbench report {shlex.quote(str(out))}",
-        )
+        report = build_report(out, out / "report.html", title=f"optbench: {suite.name}",
+                              command=f"optbench report {shlex.quote(str(out))}")
         sys.stdout.write(f"\nresults: {out}\nreport:  {report}\n")
     for o in errors:
         sys.stderr.write(f"optbench: run failed: {o.describe()}\n")
@@ -182,17 +177,12 @@ def _tune_suite(suite, out: Path, args: argparse.Namespace):
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from reports import write_report
-
-    from .store import load
+    from reports import build_report
 
     directory = Path(args.dir)
     if not directory.is_dir():
         raise UsageError(f"results directory not found: {directory}")
-    data = load(directory)
-    path = Path(args.out) if args.out else directory / "report.html"
-    write_report(data, path, title=f"optbench: {directory.name}",
-                 command=f"optbench report {shlex.quote(str(directory))}")
+    path = build_report(directory, Path(args.out) if args.out else None)
     sys.stdout.write(f"report: {path}\n")
     return EXIT_OK
 
@@ -389,7 +379,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings (a corrupt run file, mixed environments) as one line each."""
+    sys.stderr.write(f"optbench: warning: {message}\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    with warnings.catch_warnings():  # restores the warning display when main returns
+        warnings.showwarning = _show_warning
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -1,0 +1,189 @@
+"""Convergence curves: suboptimality (or loss) over steps, oracle cost and seconds.
+
+The curves are :func:`optbench.statistics.curve_stats`: per (problem, optimizer)
+the median over seeds of each run's trace resampled on a common grid, with the
+interquartile range as a band.  A diverged run counts as ``+inf`` from the point
+it diverged, so a median that leaves the panel means that most seeds diverged.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import EngFormatter, MaxNLocator
+
+from optbench import statistics
+
+from .style import (
+    Palette,
+    facets,
+    legend_width,
+    log_axis_ok,
+    log_scale,
+    natural_sorted,
+    note,
+    optimizer_legend,
+    palette_for,
+    theme,
+    wrap,
+)
+
+#: Suboptimalities below this are drawn at it (the loss itself is only known to
+#: about this relative precision, and a log axis cannot show 0).
+SUBOPT_FLOOR = 1e-16
+
+#: Abscissae drawn on a log axis: their ranges differ by orders of magnitude between
+#: methods (a Newton step costs a Hessian, an L-BFGS run ends in milliseconds).
+LOG_X = ("cost", "n_grad", "time")
+
+#: Axis labels of the abscissae.
+X_LABELS = {
+    "step": "steps",
+    "cost": "gradient evaluations (cost, gradient-equivalents)",
+    "n_grad": "gradient evaluations",
+    "time": "seconds of the method's own work",
+}
+
+
+def y_column(data: pd.DataFrame) -> str:
+    """``"subopt"`` if the problem's optimum is known (some subopt recorded), else ``"loss"``."""
+    return "subopt" if "subopt" in data and data["subopt"].notna().any() else "loss"
+
+
+def _x_column(data: pd.DataFrame, x: str) -> str:
+    if x == "cost" and ("cost" not in data or not data["cost"].notna().any()):
+        return "n_grad"
+    return x
+
+
+def _panel(ax, stats: pd.DataFrame, y: str, palette: Palette, log_x: bool) -> list[str]:
+    """Draw the median curves and bands of one problem; returns its diverged notes."""
+    curves = []
+    if log_x:  # the grid's point 0 has no place on a log axis
+        stats = stats[stats["x"] > 0]
+    for label, curve in stats.groupby("optimizer_label", sort=True):
+        median = curve["median"].to_numpy(dtype=float)
+        q25 = curve["q25"].to_numpy(dtype=float)
+        q75 = curve["q75"].to_numpy(dtype=float)
+        if y == "subopt":
+            median, q25, q75 = (np.where(np.isfinite(v), np.maximum(v, SUBOPT_FLOOR), v)
+                                for v in (median, q25, q75))
+        curves.append((label, curve, median, q25, q75))
+    finite = np.concatenate([np.concatenate([c[2], c[3], c[4]]) for c in curves]) if curves else np.array([])
+    finite = finite[np.isfinite(finite)]
+    log = log_axis_ok(finite)
+    if finite.size:
+        top = finite.max() * (3.0 if log else 1.0) + (0.0 if log else 0.05 * (np.ptp(finite) or 1.0))
+    else:
+        top = 1.0
+    notes = []
+    for label, curve, median, q25, q75 in curves:
+        x = curve["x"].to_numpy(dtype=float)
+        kw = palette.line_kw(label, len(x))
+        shown = np.where(np.isfinite(median), median, np.nan)
+        ax.plot(x, shown, linewidth=1.6, label=label, **kw)
+        band_hi = np.where(np.isposinf(q75), top, q75)
+        band_lo = np.where(np.isposinf(q25), top, q25)
+        ok = np.isfinite(band_lo) & np.isfinite(band_hi)
+        if ok.any():
+            ax.fill_between(x, band_lo, band_hi, where=ok, color=kw["color"], alpha=0.18,
+                            linewidth=0, label="_band")
+        n_div = curve["n_diverged"].to_numpy()
+        if n_div.max(initial=0) > 0:
+            i = int(np.argmax(n_div > 0))
+            before = shown[: i + 1][np.isfinite(shown[: i + 1])]
+            y_mark = shown[i] if np.isfinite(shown[i]) else (before[-1] if before.size else top)
+            ax.plot([x[i]], [y_mark], linestyle="none", marker="X", markersize=8,
+                    markeredgecolor="black", markeredgewidth=0.6, color=kw["color"],
+                    label="_diverged")
+            n_runs = int(curve["n"].max())
+            notes.append(f"{wrap(label, 30)}: {int(n_div.max())}/{n_runs} diverged")
+    if log:
+        log_scale(ax)
+        if finite.size:
+            ax.set_ylim(top=top)
+    elif finite.size:
+        ax.set_ylim(top=top)
+    return notes
+
+
+def convergence_figure(
+    data: pd.DataFrame,
+    xs: str | Sequence[str] = ("step", "cost", "time"),
+    *,
+    palette: Palette | None = None,
+    n_points: int = 60,
+    ncols: int = 3,
+) -> Figure | None:
+    """Median and interquartile band over seeds of each optimizer, per problem.
+
+    Args:
+        data: rows of :func:`optbench.load` (any subset: one family, one problem...).
+        xs: the abscissae, among ``"step"``, ``"cost"`` (falls back to ``n_grad``
+            without a cost model), ``"n_grad"``, ``"time"``.  Several: one row of
+            panels per problem_label, one column per abscissa.  One (a string): one
+            panel per problem_label, wrapped in ``ncols`` columns.
+        palette: the report's palette (default: one built from these labels).
+        n_points: grid points of each resampled curve.
+
+    The ordinate is the suboptimality ``f - f*`` on a log axis (values below
+    :data:`SUBOPT_FLOOR` drawn at it) where the problem's optimum is known, else the
+    loss (log axis where positive).  Steps are on a linear axis, cost and seconds on
+    log axes (:data:`LOG_X`).  The panels of a row share their y range.  A
+    diverged median ends with an X marker.
+
+    Returns:
+        The Figure, or None when ``data`` has no rows.
+    """
+    if data is None or data.empty:
+        return None
+    single = isinstance(xs, str)
+    xs = [xs] if single else list(xs)
+    problems = natural_sorted(data["problem_label"].unique())
+    labels = sorted(data["optimizer_label"].unique())
+    palette = palette_for(labels, palette)
+    with theme():
+        if single:
+            fig, axes = facets(len(problems), ncols, legend_width=legend_width(labels))
+            cells = [(ax, p, xs[0]) for ax, p in zip(axes, problems)]
+        else:
+            fig, axes = facets(len(problems) * len(xs), len(xs), legend_width=legend_width(labels))
+            cells = [(axes[r * len(xs) + c], p, x) for r, p in enumerate(problems)
+                     for c, x in enumerate(xs)]
+        for ax, problem, x in cells:
+            rows = data[data["problem_label"] == problem]
+            y = y_column(rows)
+            xcol = _x_column(rows, x)
+            log_x = xcol in LOG_X
+            stats = statistics.curve_stats(rows, x=xcol, y=y, n_points=n_points, log=log_x)
+            first_column = single or x == xs[0]
+            if stats.empty:
+                ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center")
+            else:
+                notes = _panel(ax, stats, y, palette, log_x)
+                if notes and first_column:
+                    note(ax, "X diverged\n" + "\n".join(notes), loc="lower left", color="#a00")
+            ax.set_xlabel(X_LABELS.get(xcol, xcol) + (" (log)" if log_x else ""))
+            if log_x:
+                log_scale(ax, "x")
+            else:
+                ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
+                ax.set_xlim(left=0)
+            if xcol == "time":
+                ax.xaxis.set_major_formatter(EngFormatter(unit="s", sep=" "))
+            if first_column:
+                ax.set_ylabel("suboptimality f - f*" if y == "subopt" else "loss (f* unknown)")
+                ax.set_title(wrap(problem, 48), loc="left")
+        if not single:  # one y range per row, so that the columns compare at a glance
+            for r in range(len(problems)):
+                row = axes[r * len(xs):(r + 1) * len(xs)]
+                if len({ax.get_yscale() for ax in row}) == 1:
+                    limits = [ax.get_ylim() for ax in row]
+                    low, high = min(lim[0] for lim in limits), max(lim[1] for lim in limits)
+                    for ax in row:
+                        ax.set_ylim(low, high)
+        optimizer_legend(fig, palette, labels)
+    return fig

@@ -1,0 +1,298 @@
+"""The HTML report: self-contained, complete (contents, families, failures, environment,
+command) and robust (empty directory, only failed runs, nets only, 2-D only, many
+problems, runs from differing environments)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import warnings
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import reports
+from optbench import store
+from optbench.environment import environment
+from optbench.spec import RunSpec
+from optbench.study import run_study
+from tests.test_reports_data import (
+    DIVERGING,
+    ERROR_TEXT,
+    copy_runs,
+    report_results,  # noqa: F401  (the fixture)
+)
+
+FAMILIES = ["logistic", "mlp", "quadratic", "rosenbrock", "saddle"]
+
+
+class Page(HTMLParser):
+    """What the tests look at in a report: tags, ids, links, images, headings, text."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.ids: set[str] = set()
+        self.hrefs: list[str] = []
+        self.srcs: list[str] = []
+        self.h2: list[str] = []
+        self.nav_links: list[str] = []
+        self.chunks: list[str] = []
+        self._stack: list[str] = []
+        self._in_nav = False
+        self.feed(text)
+        self.close()
+        self.text = " ".join(self.chunks)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tags.append(tag)
+        self._stack.append(tag)
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
+        if tag == "nav":
+            self._in_nav = True
+        if "href" in attrs:
+            self.hrefs.append(attrs["href"])
+            if self._in_nav:
+                self.nav_links.append(attrs["href"])
+        if "src" in attrs:
+            self.srcs.append(attrs["src"])
+
+    def handle_endtag(self, tag):
+        if tag == "nav":
+            self._in_nav = False
+        if self._stack and self._stack[-1] == tag:
+            self._stack.pop()
+
+    def handle_data(self, data):
+        if data.strip():
+            self.chunks.append(data.strip())
+            if self._stack and self._stack[-1] == "h2":
+                self.h2.append(data.strip())
+
+
+def assert_self_contained(page: Page, raw: str) -> None:
+    for ref in page.hrefs + page.srcs:
+        assert not ref.startswith(("http://", "https://", "//")), ref
+    for src in page.srcs:
+        assert src.startswith("data:image/png;base64,"), src[:40]
+        png = base64.b64decode(src.split(",", 1)[1])
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "script" not in page.tags and "link" not in page.tags
+    assert "@import" not in raw and "url(" not in raw
+    for href in page.hrefs:  # every internal link lands somewhere
+        assert href.startswith("#") and href[1:] in page.ids, href
+
+
+@pytest.fixture(scope="module")
+def built(report_results, tmp_path_factory):  # noqa: F811
+    out = tmp_path_factory.mktemp("report") / "page.html"
+    with warnings.catch_warnings():  # a figure that fails is a warning; here an error
+        warnings.filterwarnings("error", message="optbench report: figure")
+        path = reports.build_report(report_results, out)
+    raw = path.read_text(encoding="utf-8")
+    return path, raw, Page(raw)
+
+
+def test_build_report_writes_the_page_where_asked(built, report_results):  # noqa: F811
+    path, raw, page = built
+    assert path.name == "page.html" and path.is_file()
+    assert not [p for p in path.parent.iterdir() if p.name != "page.html"]  # no temp file left
+    assert raw.startswith("<!DOCTYPE html>") and page.tags[0] == "html"
+    assert "could not be drawn" not in raw
+
+
+def test_report_is_self_contained(built):
+    _, raw, page = built
+    assert_self_contained(page, raw)
+    assert len(page.srcs) >= 15  # profiles, 5 convergence, 4 trajectories, nets x3, ...
+
+
+def test_report_has_contents_and_a_section_per_family(built):
+    _, _, page = built
+    assert "Contents" in page.h2
+    for title in ["Overview", "Across problems", *FAMILIES, "Learning-rate schedules",
+                  "Hyper-parameter tuning", "Ensembles"]:
+        assert page.h2.count(title) == 1, title
+    for ident in ["overview", "failed", "diverged", "configuration", "environment", "profiles",
+                  "tuning", "schedules", "ensembles"]:
+        assert f"#{ident}" in page.nav_links, ident
+    families = [h for h in page.h2 if h in FAMILIES]
+    assert families == FAMILIES
+    assert len([h for h in page.nav_links if h.startswith("#family-") and h.count("-") == 1]) == 5
+
+
+def test_report_lists_failed_and_diverged_runs(built, report_results):  # noqa: F811
+    _, _, page = built
+    assert ERROR_TEXT in page.text
+    assert "Failed runs (1)" in page.text
+    assert "traceback" in page.text  # the stored traceback, folded
+    runs = store.runs(report_results)
+    diverged = runs[runs["status"] == "diverged"]
+    assert f"Diverged runs ({len(diverged)})" in page.text and DIVERGING in page.text
+    for path in diverged["file"]:
+        record = store.read_meta(report_results / path)
+        assert record["run_id"] in page.text
+        if record.get("diverged_because"):
+            assert record["diverged_because"] in page.text
+
+
+def test_report_lists_unreadable_run_files(report_results, tmp_path):  # noqa: F811
+    if not hasattr(store, "CorruptRunWarning"):
+        pytest.skip("this store raises on unreadable files instead of skipping them")
+    target = copy_runs(report_results, tmp_path / "r", lambda m: m["spec"]["problem"] == "saddle")
+    (target / "0123456789abcdef.parquet").write_bytes(b"not parquet")
+    page = Page(reports.build_report(target).read_text())
+    assert "Unreadable run files (1)" in page.text and "0123456789abcdef" in page.text
+    assert "saddle" in page.h2
+
+
+def test_report_shows_environment_configuration_and_command(built, report_results):  # noqa: F811
+    _, raw, page = built
+    env = environment()
+    for key in ("numpy", "scipy", "python", "cpu", "git_commit"):
+        assert key in page.text
+        if env.get(key):
+            assert str(env[key]) in page.text, key
+    assert "openblas" in page.text.lower() or "blas" in page.text
+    assert "same environment" in page.text
+    assert "2 seeds" in page.text or "3 seeds" in page.text
+    assert "Steps per run" in page.text and "recorded every" in page.text
+    assert f"optbench report {report_results}" in page.text
+    assert "widen the search range" in page.text  # momentum's best rate is its largest
+
+
+def test_report_takes_title_and_command(report_results, tmp_path):  # noqa: F811
+    subset = copy_runs(report_results, tmp_path / "saddle", lambda m: m["spec"]["problem"] == "saddle")
+    path = reports.build_report(subset, title="My <study>", command="make report")
+    assert path == subset / "report.html"
+    raw = path.read_text()
+    page = Page(raw)
+    assert "My <study>" in page.text and "make report" in page.text
+    assert "<title>My &lt;study&gt;</title>" in raw
+    assert page.h2.count("saddle") == 1 and "Trajectories" in page.text
+    assert "Training the nets" not in page.text
+
+
+def test_report_of_an_empty_directory_says_there_are_no_runs(tmp_path):
+    path = reports.build_report(tmp_path)
+    page = Page(path.read_text())
+    assert "There are no runs" in page.text
+    assert page.srcs == [] and "optbench report" in page.text
+
+
+def test_report_of_a_missing_directory_raises(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        reports.build_report(tmp_path / "nope")
+
+
+def test_report_with_only_failed_runs(tmp_path):
+    spec = RunSpec(problem="mlp", problem_params={"dataset": "spiral", "hidden": [4]},
+                   optimizer="newton", steps=5)
+    (outcome,) = run_study([spec], tmp_path)
+    assert outcome.status == "error"
+    raw = reports.build_report(tmp_path).read_text()
+    page = Page(raw)
+    assert_self_contained(page, raw)
+    assert "1 run: 1 error" in page.text and ERROR_TEXT in page.text
+    assert page.srcs == [] and "Across problems" not in page.h2
+
+
+def test_report_of_nets_only(report_results, tmp_path):  # noqa: F811
+    nets = copy_runs(report_results, tmp_path / "nets", lambda m: m["spec"]["problem"] == "mlp")
+    raw = reports.build_report(nets).read_text()
+    page = Page(raw)
+    assert_self_contained(page, raw)
+    assert [h for h in page.h2 if h in FAMILIES] == ["mlp"]
+    assert "Training the nets" in page.text and "Trajectories" not in page.text
+    assert ERROR_TEXT in page.text  # Newton on the net failed
+
+
+def test_report_of_many_problems_uses_one_panel_per_problem(tmp_path):
+    specs = [RunSpec(problem="quadratic", problem_params={"dim": 5, "condition_number": c},
+                     optimizer=name, optimizer_params=params, seed=0, steps=15, record_every=5)
+             for c in (2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
+             for name, params in (("sgd", {"lr": 0.01}), ("lbfgs", {}))]
+    run_study(specs, tmp_path)
+    raw = reports.build_report(tmp_path).read_text()
+    page = Page(raw)
+    assert_self_contained(page, raw)
+    assert "one panel per problem" in page.text
+    assert sum(t.startswith("quadratic[dim=5,condition_number=") for t in page.chunks) >= 6
+
+
+def test_report_says_when_runs_come_from_different_environments(report_results, tmp_path):  # noqa: F811
+    target = tmp_path / "mixed"
+    target.mkdir()
+    paths = [p for p in store.run_files(report_results)
+             if store.read_meta(p)["spec"]["problem"] == "saddle"][:2]
+    for i, path in enumerate(paths):
+        trace, record = store.read_run(path)
+        spec = RunSpec.from_dict(record["spec"])
+        meta = {k: v for k, v in record.items() if k not in ("format", "run_id", "spec", "status")}
+        if i:
+            meta["environment"] = {**meta["environment"], "numpy": "0.0.fake"}
+        store.write_run(target, spec, trace, status=record["status"], meta=meta)
+    page = Page(reports.build_report(target).read_text())
+    assert "not all made in the same environment" in page.text
+    assert "0.0.fake (1 runs)" in page.text
+
+
+def test_report_overwrites_atomically(report_results, tmp_path):  # noqa: F811
+    subset = copy_runs(report_results, tmp_path / "r", lambda m: m["spec"]["problem"] == "logistic")
+    out = tmp_path / "out" / "report.html"
+    out.parent.mkdir()
+    out.write_text("old")
+    reports.build_report(subset, out)
+    assert out.read_text().startswith("<!DOCTYPE html>")
+    assert sorted(os.listdir(out.parent)) == ["report.html"]
+    reference = tmp_path / "plain.txt"
+    reference.write_text("x")  # the page gets the permissions of any new file
+    assert out.stat().st_mode & 0o777 == reference.stat().st_mode & 0o777
+
+
+def test_write_report_from_a_table_still_works(report_results, tmp_path):  # noqa: F811
+    data = store.load(report_results)
+    data = data[data["problem"] == "saddle"]
+    path = reports.write_report(data, tmp_path / "t.html", title="t", environment=environment(),
+                                command="optbench report X")
+    page = Page(path.read_text())
+    assert "saddle" in page.h2 and "optbench report X" in page.text
+    assert environment()["numpy"] in page.text
+
+
+def test_summary_table_counts_divergence(report_results):  # noqa: F811
+    data = store.load(report_results)
+    table = reports.summary_table(data)
+    row = table[(table["problem"] == "quadratic[dim=2,condition_number=50]")
+                & (table["optimizer"] == DIVERGING)]
+    assert row["diverged"].iloc[0] >= 2 and np.isinf(row["final"].iloc[0])
+    assert "median final subopt" in reports.format_summary(table)
+
+
+def test_report_is_fast_enough_for_a_small_study(report_results, tmp_path):  # noqa: F811
+    import time
+
+    subset = copy_runs(report_results, tmp_path / "q",
+                       lambda m: m["spec"]["problem"] in ("quadratic", "logistic"))
+    start = time.perf_counter()
+    reports.build_report(subset)
+    assert time.perf_counter() - start < 30  # generous: catches a pathological slowdown
+    assert Path(subset / "report.html").stat().st_size < 3_000_000
+
+
+def test_rendering_frees_figures(report_results, tmp_path):  # noqa: F811
+    import matplotlib.pyplot as plt
+
+    from reports.html import render_png
+
+    fig = plt.figure()
+    fig.add_subplot().plot([0, 1])
+    assert render_png(fig)[:4] == b"\x89PNG"
+    assert fig.number not in plt.get_fignums()  # a pyplot figure is closed once rendered
+    subset = copy_runs(report_results, tmp_path / "s", lambda m: m["spec"]["problem"] == "saddle")
+    reports.build_report(subset)
+    assert plt.get_fignums() == []  # the report's own figures never enter pyplot
