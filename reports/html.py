@@ -16,6 +16,13 @@ trajectories of 2-D problems, net diagnostics, a ranking table per problem); the
 learning-rate schedules; hyper-parameter tuning; ensembles.  Each figure has a
 caption that says what to look at.
 
+The page is rendered from Jinja2 templates (``templates/report.html.j2`` and the
+macros of ``templates/_blocks.html.j2``, package data) with autoescape on and
+StrictUndefined: the functions here build plain data (lists and dicts of text,
+numbers formatted as strings, figures as base64 PNG data URIs), never HTML, so every
+string from a suite file or a result (a problem or optimizer label, a parameter
+value, an error message, an environment value) is shown as text.
+
 The report never runs an optimizer: it reads the stored results, and rebuilds a
 problem only to evaluate its loss on a grid (contour maps) or a net at its
 initial point (activation histograms).
@@ -24,7 +31,7 @@ initial point (activation histograms).
 from __future__ import annotations
 
 import base64
-import html
+import functools
 import io
 import json
 import os
@@ -36,6 +43,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+import jinja2
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
@@ -63,31 +71,52 @@ DPI = 100
 #: (against cost) instead of a row per problem (steps, cost, seconds).
 MAX_ROWS_OF_CURVES = 3
 
-_CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0 auto;
-       padding: 1em 2em 4em; max-width: 80em; color: #222; line-height: 1.45; }
-h1 { margin-bottom: 0.2em; }
-h2 { border-bottom: 2px solid #ddd; padding-bottom: 0.2em; margin-top: 2.2em; }
-h3 { margin-top: 1.6em; }
-nav ul { margin: 0.2em 0; }
-.meta { color: #555; }
-.warn { color: #a00; }
-figure { margin: 1.2em 0 2em; }
-figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
-figcaption { font-size: 0.92em; color: #333; max-width: 62em; margin-top: 0.4em; }
-.scroll { overflow-x: auto; }
-table { border-collapse: collapse; margin: 0.5em 0 1.2em; font-size: 0.88em; }
-th, td { border-bottom: 1px solid #ddd; padding: 0.25em 0.7em; text-align: right;
-         vertical-align: top; }
-th { background: #f6f6f6; }
-td.l, th.l { text-align: left; }
-td.err { text-align: left; color: #a00; font-family: ui-monospace, monospace; white-space: pre-wrap; }
-code, pre { background: #f4f4f4; padding: 0 0.25em; font-family: ui-monospace, monospace; }
-pre { padding: 0.5em; overflow-x: auto; font-size: 0.85em; }
-details { margin: 0.3em 0; }
-"""
+#: The folder of the page's templates (package data: ``templates/*.j2``).
+TEMPLATES = Path(__file__).with_name("templates")
 
-esc = html.escape
+
+@functools.lru_cache(maxsize=1)
+def _templates() -> jinja2.Environment:
+    """The template environment: every ``{{ value }}`` is escaped, a missing one is an error."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=jinja2.select_autoescape(("html", "j2"), default_for_string=True, default=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+# --------------------------------------------------------------------------- page data
+#
+# The page is built from plain data that the templates turn into HTML (see
+# templates/_blocks.html.j2).  Every string here is text, never HTML: the templates
+# escape it.  Inline content is a list of strings and the dicts below; a block is a
+# dict with a "kind".
+
+Inline = Any  # str | dict
+Block = dict[str, Any]
+
+
+def _code(text: Any) -> dict[str, Any]:
+    return {"tag": "code", "text": str(text)}
+
+
+def _strong(*spans: Inline, cls: str = "") -> dict[str, Any]:
+    return {"tag": "strong", "cls": cls, "spans": list(spans)}
+
+
+def _link(href: str, text: str) -> dict[str, Any]:
+    return {"tag": "a", "href": href, "text": text}
+
+
+def _p(*spans: Inline, cls: str = "") -> Block:
+    return {"kind": "p", "cls": cls, "spans": list(spans)}
+
+
+def _spans(content: Any) -> list[Inline]:
+    """Inline content: a list of spans as it is, anything else as its text."""
+    return content if isinstance(content, list) else [str(content)]
 
 
 # --------------------------------------------------------------------------- formatting
@@ -97,33 +126,32 @@ def _num(value: Any, digits: int = 3) -> str:
     try:
         v = float(value)
     except (TypeError, ValueError):
-        return esc(str(value))
+        return str(value)
     if np.isnan(v):
-        return "&ndash;"
+        return "\N{EN DASH}"
     if np.isinf(v):
-        return "&infin;" if v > 0 else "&minus;&infin;"
+        return "\N{INFINITY}" if v > 0 else "\N{MINUS SIGN}\N{INFINITY}"
     return f"{v:.{digits}g}"
 
 
+def _range(low: Any, high: Any) -> str:
+    return f"{_num(low)} \N{EN DASH} {_num(high)}"
+
+
 def _table(header: list[str], rows: Iterable[list[Any]], left: Iterable[int] = (0,),
-           raw: bool = False, classes: dict[int, str] | None = None) -> str:
-    """An HTML table; cells are escaped unless ``raw`` (then they are HTML already).
+           classes: dict[int, str] | None = None) -> Block:
+    """A table block; a cell is text (any value, shown as ``str``) or a list of spans.
 
     Columns in ``left`` are left-aligned; ``classes`` gives other columns a CSS class.
     """
     cls = {i: "l" for i in left}
     cls.update(classes or {})
-    out = ["<div class='scroll'><table><thead><tr>"]
-    out += [f"<th class='{'l' if i in cls else ''}'>{esc(h)}</th>" for i, h in enumerate(header)]
-    out.append("</tr></thead><tbody>")
-    for row in rows:
-        out.append("<tr>")
-        for i, cell in enumerate(row):
-            text = cell if raw else esc(str(cell))
-            out.append(f"<td class='{cls.get(i, '')}'>{text}</td>")
-        out.append("</tr>")
-    out.append("</tbody></table></div>")
-    return "".join(out)
+    return {
+        "kind": "table",
+        "header": [{"cls": "l" if i in cls else "", "text": str(h)} for i, h in enumerate(header)],
+        "rows": [[{"cls": cls.get(i, ""), "spans": _spans(cell)} for i, cell in enumerate(row)]
+                 for row in rows],
+    }
 
 
 def _plural(n: int, word: str) -> str:
@@ -150,8 +178,8 @@ def render_png(fig: Any, dpi: int = DPI) -> bytes:
     return buffer.getvalue()
 
 
-def _figure(draw: Callable[[], Any], caption: str, alt: str) -> str:
-    """Draw, render and embed one figure with its caption ('' when there is no data).
+def _figure(draw: Callable[[], Any], caption: str | list[Inline], alt: str) -> Block | None:
+    """Draw, render and embed one figure with its caption (None when there is no data).
 
     A figure that fails to draw is reported in the page (and as a warning) instead
     of stopping the report.
@@ -159,15 +187,17 @@ def _figure(draw: Callable[[], Any], caption: str, alt: str) -> str:
     try:
         fig = draw()
         if fig is None:
-            return ""
+            return None
         png = render_png(fig)
     except Exception as exc:  # one broken figure must not cost the whole report
         warnings.warn(f"optbench report: figure '{alt}' could not be drawn: {exc!r}",
                       RuntimeWarning, stacklevel=2)
-        return f"<p class='warn'>The figure &ldquo;{esc(alt)}&rdquo; could not be drawn: {esc(repr(exc))}</p>"
-    data = base64.b64encode(png).decode("ascii")
-    return (f"<figure><img alt='{esc(alt, quote=True)}' src='data:image/png;base64,{data}'>"
-            f"<figcaption>{caption}</figcaption></figure>")
+        return _p(f"The figure \N{LEFT DOUBLE QUOTATION MARK}{alt}\N{RIGHT DOUBLE QUOTATION MARK} "
+                  f"could not be drawn: {exc!r}", cls="warn")
+    # Not marked safe: a base64 data URI holds only [A-Za-z0-9+/=;:,], which escaping
+    # leaves as they are.
+    src = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    return {"kind": "figure", "alt": alt, "src": src, "caption": _spans(caption)}
 
 
 # --------------------------------------------------------------------------- sections
@@ -176,19 +206,20 @@ def _figure(draw: Callable[[], Any], caption: str, alt: str) -> str:
 class _Section:
     def __init__(self, ident: str, title: str) -> None:
         self.ident, self.title = ident, title
-        self.parts: list[str] = []
+        self.blocks: list[Block] = []
         self.children: list[tuple[str, str]] = []
 
     def sub(self, ident: str, title: str) -> None:
         self.children.append((ident, title))
-        self.parts.append(f"<h3 id='{ident}'>{esc(title)}</h3>")
+        self.blocks.append({"kind": "h3", "id": ident, "title": title})
 
-    def add(self, text: str) -> None:
-        if text:
-            self.parts.append(text)
+    def add(self, *blocks: Block | None) -> None:
+        self.blocks.extend(b for b in blocks if b)
 
-    def html(self) -> str:
-        return f"<section><h2 id='{self.ident}'>{esc(self.title)}</h2>" + "\n".join(self.parts) + "</section>"
+    def data(self) -> dict[str, Any]:
+        """The section as the template takes it."""
+        return {"id": self.ident, "title": self.title, "blocks": self.blocks,
+                "children": [{"id": i, "title": t} for i, t in self.children]}
 
 
 def _status_counts(runs: pd.DataFrame) -> str:
@@ -197,7 +228,7 @@ def _status_counts(runs: pd.DataFrame) -> str:
     counts = runs["status"].value_counts()
     order = ["converged", "max_steps", "diverged", "error"]
     names = order + sorted(set(counts.index) - set(order))
-    return ", ".join(f"{int(counts[s])} {esc(str(s))}" for s in names if s in counts)
+    return ", ".join(f"{int(counts[s])} {s}" for s in names if s in counts)
 
 
 def _overview(results: Results, command: str) -> _Section:
@@ -205,46 +236,46 @@ def _overview(results: Results, command: str) -> _Section:
     runs = results.runs
     n = len(runs)
     if n == 0:
-        where = f" in <code>{esc(str(results.directory))}</code>" if results.directory else ""
-        sec.add(f"<p><strong>There are no runs{where}.</strong> Run a study first, e.g. "
-                "<code>optbench run quick --out DIR</code>, then regenerate this page.</p>")
+        where = [" in ", _code(results.directory)] if results.directory else []
+        sec.add(_p(_strong("There are no runs", *where, "."), " Run a study first, e.g. ",
+                   _code("optbench run quick --out DIR"), ", then regenerate this page."))
     else:
-        text = f"<p>{_plural(n, 'run')}: {_status_counts(runs)}."
+        spans: list[Inline] = [f"{_plural(n, 'run')}: {_status_counts(runs)}."]
         if ROLE in runs.columns:
             n_search = int((runs[ROLE] == "search").sum())
             if n_search:
-                text += (f" {n_search} of them are hyper-parameter search trials, drawn only in "
-                         "<a href='#tuning'>Hyper-parameter tuning</a>.")
-        sec.add(text + "</p>")
-    sec.add(f"<p>Regenerate this page with <code>{esc(command)}</code>.</p>")
+                spans += [f" {n_search} of them are hyper-parameter search trials, drawn only in ",
+                          _link("#tuning", "Hyper-parameter tuning"), "."]
+        sec.add(_p(*spans))
+    sec.add(_p("Regenerate this page with ", _code(command), "."))
     if n == 0:
         return sec
 
     failed = runs[runs["status"] == "error"]
     sec.sub("failed", f"Failed runs ({len(failed)})")
     if failed.empty:
-        sec.add("<p>No run failed.</p>")
+        sec.add(_p("No run failed."))
     else:
         tracebacks = {rec.get("run_id"): rec.get("traceback") for rec in results.records}
         rows = []
         for _, r in failed.iterrows():
             detail = tracebacks.get(r["run_id"])
-            message = f"<span>{esc(str(r.get('error') or 'unknown error'))}</span>"
+            message: list[Inline] = [{"tag": "span", "text": str(r.get("error") or "unknown error")}]
             if detail:
-                message += f"<details><summary>traceback</summary><pre>{esc(str(detail))}</pre></details>"
-            rows.append([esc(str(r["problem_label"])), esc(str(r["optimizer_label"])),
-                         esc(str(r["seed"])), message, f"<code>{esc(str(r['run_id']))}</code>"])
+                message.append({"tag": "details", "summary": "traceback", "text": str(detail)})
+            rows.append([r["problem_label"], r["optimizer_label"], r["seed"], message,
+                         [_code(r["run_id"])]])
         sec.add(_table(["problem", "optimizer", "seed", "error", "run"], rows, left=(0, 1),
-                       raw=True, classes={3: "err"}))
+                       classes={3: "err"}))
 
     diverged = runs[runs["status"] == "diverged"]
     sec.sub("diverged", f"Diverged runs ({len(diverged)})")
     if diverged.empty:
-        sec.add("<p>No run diverged.</p>")
+        sec.add(_p("No run diverged."))
     else:
-        sec.add("<p>A run diverges when its loss or gradient becomes non-finite or grows far "
-                "beyond its start; its trace stops there and it counts as +&infin; in every "
-                "statistic.</p>")
+        sec.add(_p("A run diverges when its loss or gradient becomes non-finite or grows far "
+                   "beyond its start; its trace stops there and it counts as +\N{INFINITY} in every "
+                   "statistic."))
         by_id = {rec.get("run_id"): rec for rec in results.records}
         rows = []
         for _, r in diverged.iterrows():
@@ -257,14 +288,14 @@ def _overview(results: Results, command: str) -> _Section:
                        left=(0, 1, 4)))
     if results.skipped:
         sec.sub("unreadable", f"Unreadable run files ({len(results.skipped)})")
-        sec.add("<p class='warn'>These files in the results directory could not be read and are "
-                "left out of the whole report (run the study again to redo them):</p><ul>"
-                + "".join(f"<li><code>{esc(s)}</code></li>" for s in results.skipped) + "</ul>")
+        sec.add(_p("These files in the results directory could not be read and are left out of "
+                   "the whole report (run the study again to redo them):", cls="warn"),
+                {"kind": "ul", "entries": [[_code(s)] for s in results.skipped]})
 
     sec.sub("configuration", "Run configuration")
-    sec.add(_configuration(results))
+    sec.add(*_configuration(results))
     sec.sub("environment", "Environment")
-    sec.add(_environment(results))
+    sec.add(*_environment(results))
     return sec
 
 
@@ -277,11 +308,11 @@ def _counted(counter: Counter) -> str:
         key = item[0]
         return (0, key) if isinstance(key, (int, float)) else (1, str(key))
 
-    return ", ".join(esc(str(k)) + (f" ({v} runs)" if len(counter) > 1 else "")
+    return ", ".join(str(k) + (f" ({v} runs)" if len(counter) > 1 else "")
                      for k, v in sorted(counter.items(), key=order))
 
 
-def _configuration(results: Results) -> str:
+def _configuration(results: Results) -> list[Block]:
     runs = results.runs
     specs = {rec.get("run_id"): rec.get("spec") or {} for rec in results.records}
     search = runs[ROLE] == "search" if ROLE in runs.columns else pd.Series(False, index=runs.index)
@@ -292,24 +323,24 @@ def _configuration(results: Results) -> str:
         optimizers_ = sorted(main["optimizer_label"].unique())
         seeds = sorted(main["seed"].unique())
         combos = len(problems_) * len(optimizers_) * len(seeds)
-        parts.append(
-            f"<p>{_plural(len(problems_), 'problem')} &times; "
-            f"{_plural(len(optimizers_), 'optimizer configuration')} &times; "
-            f"{_plural(len(seeds), 'seed')} ({', '.join(esc(str(s)) for s in seeds)}): "
+        parts.append(_p(
+            f"{_plural(len(problems_), 'problem')} \N{MULTIPLICATION SIGN} "
+            f"{_plural(len(optimizers_), 'optimizer configuration')} \N{MULTIPLICATION SIGN} "
+            f"{_plural(len(seeds), 'seed')} ({', '.join(str(s) for s in seeds)}): "
             f"{combos} combinations, {len(main)} stored"
             + (" (not every optimizer ran on every problem with every seed)" if len(main) < combos else "")
             + (f"; besides, {int(search.sum())} tuning search trials" if search.any() else "")
-            + ".</p>")
+            + "."))
     elif search.any():
-        parts.append(f"<p>Only tuning search trials: {int(search.sum())} runs.</p>")
+        parts.append(_p(f"Only tuning search trials: {int(search.sum())} runs."))
     chosen = [specs.get(rid, {}) for rid in runs["run_id"]]
     steps = Counter(s["steps"] for s in chosen if "steps" in s)
     every = Counter(s["record_every"] for s in chosen if "record_every" in s)
     options = Counter(json.dumps(s.get("options") or {}, sort_keys=True) for s in chosen if s)
-    text = f"<p>Steps per run: {_counted(steps)}. Trace recorded every {_counted(every)} steps."
+    text = f"Steps per run: {_counted(steps)}. Trace recorded every {_counted(every)} steps."
     if set(options) - {"{}"}:
         text += f" Run options: {_counted(options)}."
-    parts.append(text + "</p>")
+    parts.append(_p(text))
     by_problem = runs.groupby("problem_label", sort=True).agg(
         family=("problem", "first"), runs=("run_id", "size"),
         optimizers=("optimizer_label", "nunique"), seeds=("seed", "nunique"))
@@ -321,7 +352,7 @@ def _configuration(results: Results) -> str:
     if len(by_opt):
         parts.append(_table(["optimizer", "runs", "problems"],
                             [[o, r.runs, r.problems] for o, r in by_opt.iterrows()]))
-    return "\n".join(parts)
+    return parts
 
 
 def _env_text(value: Any) -> str:
@@ -337,12 +368,12 @@ def _env_text(value: Any) -> str:
     return str(value)
 
 
-def _environment(results: Results) -> str:
+def _environment(results: Results) -> list[Block]:
     envs = [rec.get("environment") for rec in results.records]
     known = [e for e in envs if isinstance(e, dict)]
     parts = []
     if not known:
-        parts.append("<p>The runs carry no environment record.</p>")
+        parts.append(_p("The runs carry no environment record."))
     else:
         keys = list(dict.fromkeys(k for e in known for k in e))
         rows, differ = [], []
@@ -354,31 +385,31 @@ def _environment(results: Results) -> str:
                 differ.append(key)
                 rows.append([key, "; ".join(f"{v} ({c} runs)" for v, c in values.most_common())])
         if differ:
-            parts.append(f"<p class='warn'>The runs were not all made in the same environment: "
-                         f"they differ in {esc(', '.join(differ))}. Compare timings across "
-                         "those runs with care.</p>")
+            parts.append(_p(f"The runs were not all made in the same environment: they differ in "
+                            f"{', '.join(differ)}. Compare timings across those runs with care.",
+                            cls="warn"))
         else:
-            parts.append(f"<p>All {_plural(len(known), 'run')} with an environment record were made "
-                         "in the same environment.</p>")
+            parts.append(_p(f"All {_plural(len(known), 'run')} with an environment record were made "
+                            "in the same environment."))
         parts.append(_table(["", "value"], rows, left=(0, 1)))
         if len(known) < len(envs):
-            parts.append(f"<p>{len(envs) - len(known)} runs carry no environment record.</p>")
+            parts.append(_p(f"{len(envs) - len(known)} runs carry no environment record."))
     started = sorted(str(rec.get("started")) for rec in results.records if rec.get("started"))
     if started:
-        parts.append(f"<p>Runs started between {esc(started[0])} and {esc(started[-1])}.</p>")
+        parts.append(_p(f"Runs started between {started[0]} and {started[-1]}."))
     import matplotlib
     import seaborn
 
-    parts.append(f"<p class='meta'>This page was drawn with matplotlib {esc(matplotlib.__version__)} "
-                 f"and seaborn {esc(seaborn.__version__)}.</p>")
-    return "\n".join(parts)
+    parts.append(_p(f"This page was drawn with matplotlib {matplotlib.__version__} "
+                    f"and seaborn {seaborn.__version__}.", cls="meta"))
+    return parts
 
 
 # --------------------------------------------------------------------------- captions
 
 _CONVERGENCE = (
     "Median over seeds (line) and interquartile range (band) of the suboptimality "
-    "f &minus; f* on a log scale (values below {floor:g} drawn at {floor:g}), or of the loss "
+    "f \N{MINUS SIGN} f* on a log scale (values below {floor:g} drawn at {floor:g}), or of the loss "
     "where the optimum is unknown. {axes} Lower is better; a curve that stops early has "
     "converged, and an X marks where runs diverged. Look at which method gets lowest "
     "fastest, and whether the order changes between the axes: a Newton step is cheap in "
@@ -409,7 +440,7 @@ def _trajectory_caption(rows: pd.DataFrame) -> str:
     return text
 
 
-def _ranking_html(table: pd.DataFrame, target: float) -> str:
+def _ranking(table: pd.DataFrame, target: float) -> list[Block]:
     measure = table["measure"].iloc[0]
     reference = table["reference"].dropna()
     best_found = len(reference) and reference.iloc[0] == "best found"
@@ -417,20 +448,21 @@ def _ranking_html(table: pd.DataFrame, target: float) -> str:
     rows = []
     for _, r in table.iterrows():
         rows.append([
-            str(int(r["rank"])), esc(str(r["optimizer"])), str(int(r["runs"])), _num(r["median"]),
-            f"{_num(r['q25'])} &ndash; {_num(r['q75'])}", f"{_num(r['ci_low'])} &ndash; {_num(r['ci_high'])}",
-            esc(str(r["success"])), _num(r["cost_to_target"]), _num(r["seconds_to_target"]),
+            str(int(r["rank"])), r["optimizer"], str(int(r["runs"])), _num(r["median"]),
+            _range(r["q25"], r["q75"]), _range(r["ci_low"], r["ci_high"]),
+            r["success"], _num(r["cost_to_target"]), _num(r["seconds_to_target"]),
             str(int(r["diverged"])), str(int(r["errors"])),
         ])
     header = ["rank", "optimizer", "runs", f"median final {name}", "IQR", "95% CI of median",
               f"reached {target:g}", "cost to target", "seconds to target", "diverged", "errors"]
     gap = ("the loss minus the best loss any run reached (the optimum is unknown)" if best_found
-           else "the suboptimality f &minus; f*")
-    caption = (f"<p class='meta'>Ranked by the median final {esc(name)} over seeds (a diverged run "
-               f"counts as &infin;); IQR: its interquartile range; CI: a 95% bootstrap interval of "
-               f"the median. &ldquo;Reached&rdquo;: runs whose gap, {gap}, fell to {target:g}; cost "
-               "(gradient-equivalents) and seconds to target are medians over those runs.</p>")
-    return _table(header, rows, left=(1,), raw=True) + caption
+           else "the suboptimality f \N{MINUS SIGN} f*")
+    caption = (f"Ranked by the median final {name} over seeds (a diverged run counts as "
+               f"\N{INFINITY}); IQR: its interquartile range; CI: a 95% bootstrap interval of "
+               f"the median. \N{LEFT DOUBLE QUOTATION MARK}Reached\N{RIGHT DOUBLE QUOTATION MARK}: "
+               f"runs whose gap, {gap}, fell to {target:g}; cost (gradient-equivalents) and "
+               "seconds to target are medians over those runs.")
+    return [_table(header, rows, left=(1,)), _p(caption, cls="meta")]
 
 
 def _family_section(family: str, rows: pd.DataFrame, results: Results, palette: Palette,
@@ -438,9 +470,9 @@ def _family_section(family: str, rows: pd.DataFrame, results: Results, palette: 
     problems_ = natural_sorted(rows["problem_label"].unique())
     sec = _Section(f"family-{index}", family)
     n_runs = rows["run_id"].nunique()
-    sec.add(f"<p>{_plural(len(problems_), 'problem')}, "
-            f"{_plural(rows['optimizer_label'].nunique(), 'optimizer configuration')}, "
-            f"{_plural(n_runs, 'run')} with a trace.</p>")
+    sec.add(_p(f"{_plural(len(problems_), 'problem')}, "
+               f"{_plural(rows['optimizer_label'].nunique(), 'optimizer configuration')}, "
+               f"{_plural(n_runs, 'run')} with a trace."))
     rows_layout = len(problems_) <= MAX_ROWS_OF_CURVES
     xs = ("step", "cost", "time") if rows_layout else "cost"
     sec.sub(f"family-{index}-convergence", "Convergence")
@@ -477,43 +509,49 @@ def _family_section(family: str, rows: pd.DataFrame, results: Results, palette: 
                         "its initial point with each weight initialisation, and the distribution "
                         "of every hidden layer's activations on the training inputs. With small "
                         "weights (std 0.01) the activations shrink towards 0 layer after layer, so "
-                        "the gradients vanish; with large weights (std 1) tanh saturates at &plusmn;1, "
-                        "where its gradient vanishes too; Xavier (std 1/&radic;fan_in) keeps the "
-                        "spread of every layer alike; He (&radic;(2/fan_in)), made for ReLU, is a "
-                        "little wide for tanh.", "activations per layer for each init"))
+                        "the gradients vanish; with large weights (std 1) tanh saturates at "
+                        "\N{PLUS-MINUS SIGN}1, where its gradient vanishes too; Xavier "
+                        "(std 1/\N{SQUARE ROOT}fan_in) keeps the spread of every layer alike; He "
+                        "(\N{SQUARE ROOT}(2/fan_in)), made for ReLU, is a little wide for tanh.",
+                        "activations per layer for each init"))
 
     sec.sub(f"family-{index}-ranking", "Rankings")
     for label in problems_:
-        sec.add(f"<h4>{esc(label)}</h4>")
+        sec.add({"kind": "h4", "title": label})
         sub = ranking[ranking["problem_label"] == label]
         if sub.empty:
-            sec.add("<p>No runs with a trace.</p>")
+            sec.add(_p("No runs with a trace."))
         else:
-            sec.add(_ranking_html(sub, target))
+            sec.add(*_ranking(sub, target))
     return sec
 
 
 def _tuning_section(data: pd.DataFrame, table: pd.DataFrame, palette: Palette) -> _Section:
     sec = _Section("tuning", "Hyper-parameter tuning")
     search = search_rows(data)
-    sec.add(f"<p>{_plural(search['run_id'].nunique(), 'search run')} "
-            f"({_plural(len(table), 'trial')}) of "
-            f"{_plural(table['study'].nunique(), 'tuning study')}.</p>")
+    sec.add(_p(f"{_plural(search['run_id'].nunique(), 'search run')} "
+               f"({_plural(len(table), 'trial')}) of "
+               f"{_plural(table['study'].nunique(), 'tuning study')}. "
+               "The convergence figures and rankings above show only the evaluation runs: "
+               "each chosen configuration re-run on seeds the search never saw, so that the "
+               "search's luck is not counted as the optimizer's result (no selection bias). "
+               "The search trials appear only here."))
     edges = table[table["at_edge"] != ""]
-    caption = ("Each point is a search trial: the final value (suboptimality, or loss where the "
-               "optimum is unknown; median over the trial's seeds, bar: interquartile range) "
-               "against the learning rate, on log scales. The ring is the chosen rate (the one "
-               "the evaluation runs used, else the best trial), the dotted lines the smallest and "
-               "largest rates tried, an X at the top a trial whose runs diverged. A wide flat basin "
-               "means the optimizer forgives a rough rate; a narrow one that the rate must be "
-               "tuned. ")
+    caption: list[Inline] = [
+        "Each point is a search trial: the final value (suboptimality, or loss where the "
+        "optimum is unknown; median over the trial's seeds, bar: interquartile range) "
+        "against the learning rate, on log scales. The ring is the chosen rate (the one "
+        "the evaluation runs used, else the best trial), the dotted lines the smallest and "
+        "largest rates tried, an X at the top a trial whose runs diverged. A wide flat basin "
+        "means the optimizer forgives a rough rate; a narrow one that the rate must be "
+        "tuned. "]
     if len(edges):
-        items = "; ".join(f"{esc(r.optimizer)} on {esc(r.problem_label)} ({esc(r.at_edge)} value tried)"
+        items = "; ".join(f"{r.optimizer} on {r.problem_label} ({r.at_edge} value tried)"
                           for r in edges.itertuples())
-        caption += (f"<strong class='warn'>The chosen rate is at the edge of the range tried for: "
-                    f"{items}.</strong> The best rate may lie outside: widen the search range.")
+        caption += [_strong(f"The chosen rate is at the edge of the range tried for: {items}.", cls="warn"),
+                    " The best rate may lie outside: widen the search range."]
     else:
-        caption += "No chosen rate lies at an edge of its range."
+        caption[0] += "No chosen rate lies at an edge of its range."
     sec.add(_figure(lambda: sensitivity_figure(data, "lr", palette=palette, table=table), caption,
                     "learning-rate sensitivity"))
     chosen = table[table["chosen"]]
@@ -523,11 +561,9 @@ def _tuning_section(data: pd.DataFrame, table: pd.DataFrame, palette: Palette) -
         for r in chosen.itertuples():
             lo, hi, n = ranges.loc[(r.study, r.problem_label, r.optimizer)]
             rows.append([r.study, r.problem_label, r.optimizer, _num(r.value), _num(r.median),
-                         f"{_num(lo)} &ndash; {_num(hi)}", str(int(n)), esc(r.at_edge or "no")])
+                         _range(lo, hi), str(int(n)), r.at_edge or "no"])
         sec.add(_table(["study", "problem", "optimizer", "chosen lr", "its median final value",
-                        "range tried", "trials", "at an edge"],
-                       [[esc(str(c)) if i < 3 else c for i, c in enumerate(row)] for row in rows],
-                       left=(0, 1, 2), raw=True))
+                        "range tried", "trials", "at an edge"], rows, left=(0, 1, 2)))
     return sec
 
 
@@ -543,12 +579,13 @@ def _sections(results: Results, command: str, target: float) -> list[_Section]:
         sec.add(_figure(lambda: profiles_figure(main, palette=palette),
                         "Left: the performance profile. For each optimizer, the share of problems "
                         f"it solves (closes the gap to {PROFILE_TARGET:g} of its initial value) "
-                        "within a factor &tau; of the cost of the cheapest optimizer on that "
-                        "problem. Higher and further left is better: the value at &tau; = 1 is how "
-                        "often it is the cheapest, the level on the right how often it solves the "
-                        "problem at all. Right: the data profile, the share of (problem, seed) "
-                        "instances solved within a budget of gradient evaluations (log scale). "
-                        "Each optimizer configuration counts as its own method.",
+                        "within a factor \N{GREEK SMALL LETTER TAU} of the cost of the cheapest "
+                        "optimizer on that problem. Higher and further left is better: the value at "
+                        "\N{GREEK SMALL LETTER TAU} = 1 is how often it is the cheapest, the level on "
+                        "the right how often it solves the problem at all. Right: the data profile, "
+                        "the share of (problem, seed) instances solved within a budget of gradient "
+                        "evaluations (log scale). Each optimizer configuration counts as its own "
+                        "method.",
                         "performance and data profiles"))
         sections.append(sec)
         ranking = ranking_table(main, target)  # once: its statistics are per problem anyway
@@ -576,42 +613,26 @@ def _sections(results: Results, command: str, target: float) -> list[_Section]:
         for table_id, group in results.ensembles.groupby("table", sort=True):
             rows = [[m, k, int(n), _num(a, 4), _num(v, 4)] for m, k, n, a, v in
                     group[["model", "kind", "members", "val_acc", "val_loss"]].itertuples(index=False)]
-            sec.add(f"<p class='meta'>Table <code>{esc(str(table_id))}</code></p>")
-            sec.add(_table(["model", "kind", "members", "val_acc", "val_loss"],
-                           [[esc(str(r[0])), esc(str(r[1])), str(r[2]), r[3], r[4]] for r in rows],
-                           left=(0, 1), raw=True))
+            sec.add(_p("Table ", _code(table_id), cls="meta"),
+                    _table(["model", "kind", "members", "val_acc", "val_loss"], rows, left=(0, 1)))
         sections.append(sec)
     return sections
 
 
 def report_html(results: Results, *, title: str, command: str,
                 target: float = DEFAULT_TARGET) -> str:
-    """The report of ``results`` as one HTML string."""
+    """The report of ``results`` as one HTML string (templates/report.html.j2)."""
     # The report's own arithmetic is small (statistics, a loss on a grid, a net at its
     # initial point): one BLAS thread is fastest and leaves the machine to others.
     with threadpool_limits(limits=1, user_api="blas"):
         sections = _sections(results, command, target)
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    source = f" from <code>{esc(str(results.directory))}</code>" if results.directory else ""
-    parts = [
-        "<!DOCTYPE html>",
-        "<html lang='en'><head><meta charset='utf-8'>",
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-        f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{esc(title)}</h1>",
-        f"<p class='meta'>Generated {now}{source}. Regenerate with <code>{esc(command)}</code>.</p>",
-        "<nav><h2 id='contents'>Contents</h2><ul>",
-    ]
-    for sec in sections:
-        parts.append(f"<li><a href='#{sec.ident}'>{esc(sec.title)}</a>")
-        if sec.children:
-            parts.append("<ul>" + "".join(f"<li><a href='#{i}'>{esc(t)}</a></li>"
-                                          for i, t in sec.children) + "</ul>")
-        parts.append("</li>")
-    parts.append("</ul></nav>")
-    parts += [sec.html() for sec in sections]
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    return _templates().get_template("report.html.j2").render(
+        title=str(title),
+        command=str(command),
+        now=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        source=str(results.directory) if results.directory else None,
+        sections=[sec.data() for sec in sections],
+    )
 
 
 def _write_atomic(path: Path, text: str) -> Path:

@@ -164,3 +164,15 @@ def test_tune_command_searches_then_evaluates_on_fresh_seeds(tmp_path, capsys):
     assert (data.loc[data["optimizer"] == "momentum", "optimizer.rho"] == 0.5).all()
     # the summary and the report cover the evaluation runs only
     assert "sgd[lr=" in text and "report:" in text
+
+
+def test_tuned_report_says_only_evaluation_runs_count(tmp_path):
+    from tests.test_suites import TUNED
+
+    path = tmp_path / "tuned.toml"
+    path.write_text(TUNED)
+    out = tmp_path / "t"
+    assert main(["tune", str(path), "--out", str(out), "--quiet"]) == 0
+    page = (out / "report.html").read_text()
+    assert "Hyper-parameter tuning" in page
+    assert "only the evaluation runs" in page and "seeds the search never saw" in page

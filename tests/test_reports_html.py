@@ -296,3 +296,56 @@ def test_rendering_frees_figures(report_results, tmp_path):  # noqa: F811
     subset = copy_runs(report_results, tmp_path / "s", lambda m: m["spec"]["problem"] == "saddle")
     reports.build_report(subset)
     assert plt.get_fignums() == []  # the report's own figures never enter pyplot
+
+
+EVIL_NAME = "evil<script>alert(1)</script>"
+EVIL_NOTE = "<img src=x onerror=alert(1)>"
+
+
+def test_report_escapes_hostile_names_and_parameters(tmp_path):
+    """Strings from a suite or a result are text: a problem name or parameter value
+    with markup in it shows as written and never becomes a tag of the page."""
+    import problems
+    from problems.base import Problem
+
+    class Evil(Problem):
+        """A 2-D quadratic that takes any parameters (a string ``note`` among them)."""
+
+        name = EVIL_NAME
+        f_star = 0.0
+
+        def __init__(self, **params):
+            self.dim = 2
+            self.params = dict(params)
+
+        def x0(self, seed=0):
+            return np.array([1.0, -1.0]) * (1 + seed)
+
+        def loss(self, x):
+            return float(0.5 * x @ x)
+
+        def grad(self, x):
+            return np.array(x, dtype=float)
+
+    problems.register(EVIL_NAME, Evil)
+    try:
+        specs = [RunSpec(problem=EVIL_NAME, problem_params={"note": EVIL_NOTE}, optimizer="sgd",
+                         optimizer_params={"lr": 0.1}, seed=seed, steps=5) for seed in (0, 1)]
+        outcomes = run_study(specs, tmp_path)
+        assert all(o.status != "error" for o in outcomes), outcomes
+        with warnings.catch_warnings():
+            warnings.filterwarnings("error", message="optbench report: figure")
+            raw = reports.build_report(tmp_path, title=f"t {EVIL_NOTE}",
+                                       command=f"optbench report '{EVIL_NAME}'").read_text()
+    finally:
+        problems.registry._FACTORIES.pop(EVIL_NAME, None)
+    assert "<script>alert(1)</script>" not in raw and "<script" not in raw
+    assert "<img src=x onerror" not in raw
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in raw
+    assert "&lt;img src=x onerror=alert(1)&gt;" in raw
+    page = Page(raw)  # still parses, and the markup is text, not tags
+    assert_self_contained(page, raw)
+    assert page.tags.count("img") == len(page.srcs)  # only the embedded figures
+    assert EVIL_NAME in page.h2  # the family section, titled with the name as written
+    assert any(EVIL_NAME in t and EVIL_NOTE in t for t in page.chunks)  # the problem label
+    assert f"t {EVIL_NOTE}" in page.text
