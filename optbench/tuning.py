@@ -108,6 +108,7 @@ import itertools
 import json
 import math
 import numbers
+from abc import ABC, abstractmethod
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -191,7 +192,7 @@ def _integer(kind: str, name: str, value: Any) -> int:
     return int(value)
 
 
-class Space:
+class Space(ABC):
     """One dimension of a search space (base class).
 
     ``ordered`` is True for ranges (LogUniform, Uniform, IntRange): they have edges,
@@ -201,21 +202,25 @@ class Space:
     key: str = ""
     ordered: bool = True
 
+    @abstractmethod
     def sample(self, rng: np.random.Generator) -> Any:
-        raise NotImplementedError
+        """One value drawn with ``rng``."""
 
+    @abstractmethod
     def grid(self, n: int) -> list[Any]:
-        raise NotImplementedError
+        """``n`` grid points (all values for a Choice)."""
 
+    @abstractmethod
     def narrow(self, centre: Any, shrink: float) -> "Space":
-        raise NotImplementedError
+        """A space ``shrink`` times as wide around ``centre``, inside this one."""
 
+    @abstractmethod
     def contains(self, value: Any) -> bool:
-        raise NotImplementedError
+        """Whether ``value`` belongs to the space."""
 
+    @abstractmethod
     def position(self, value: Any) -> float:
         """Where ``value`` lies in the range: 0 at ``low``, 1 at ``high``."""
-        raise NotImplementedError
 
     def at_edge(self, value: Any, fraction: float = EDGE_FRACTION) -> bool:
         """True if ``value`` lies in the outer ``fraction`` of the range at either end."""
@@ -230,8 +235,9 @@ class Space:
             return None
         return "lower" if self.position(value) < 0.5 else "upper"
 
+    @abstractmethod
     def to_dict(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """Plain data: ``{"log_uniform": [low, high]}`` and the like."""
 
     @staticmethod
     def from_dict(data: Mapping[str, Any], name: str | None = None) -> "Space":
@@ -931,7 +937,7 @@ class _KeepOpen:
         self.progress.update(text, failed=failed)
 
     def close(self) -> None:
-        pass
+        """Nothing: the caller's progress line stays open across rounds."""
 
 
 def _check_seeds(name: str, seeds: Any) -> list[int]:

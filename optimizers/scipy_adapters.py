@@ -48,6 +48,8 @@ Example
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from typing import Any, Callable
 
 import numpy as np
@@ -62,7 +64,7 @@ __all__ = ["BFGS", "LBFGS", "ScipySolver"]
 STOPPED_BY_CALLBACK = "`callback` raised `StopIteration`."
 
 
-class ScipySolver:
+class ScipySolver(ABC):
     """What the scipy adapters share: the ``minimize`` contract and the counting.
 
     Subclasses set ``name``, ``method`` (scipy's method name), ``hyperparams`` and
@@ -83,9 +85,9 @@ class ScipySolver:
     hyperparams: dict[str, Any]
     needs: tuple[str, ...] = ("loss", "grad")
 
+    @abstractmethod
     def options(self, max_iter: int) -> dict[str, Any]:
         """scipy's ``options`` for a run of at most ``max_iter`` iterations."""
-        raise NotImplementedError
 
     def minimize(
         self,
