@@ -261,7 +261,6 @@ def run(
         raise ValueError(f"x0 must be a 1-D vector, got shape {x.shape}")
     rng = np.random.default_rng(seed)
     counter = CountingOracle(problem)
-    recorder = _Recorder(problem, optimizer, counter)
     stochastic = bool(getattr(problem, "stochastic", False))
 
     wanted = {_check_int("snapshots", s, 1) for s in snapshots}
@@ -276,6 +275,8 @@ def run(
         )
 
     with threadpool_limits(limits=1), np.errstate(all="ignore"):
+        # inside the limit: the recorder reads f_star, which may solve a reference problem
+        recorder = _Recorder(problem, optimizer, counter)
         t0 = time.perf_counter()
         state = optimizer.init(x) if stepwise else None
         init_work = time.perf_counter() - t0
