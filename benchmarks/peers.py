@@ -202,14 +202,10 @@ def print_table(rows: list[Row]) -> None:
 
 
 def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+    """The CPU model, as optbench records it with every run."""
+    from optbench.environment import environment
+
+    return str(environment()["cpu"])
 
 
 def print_machine(torch: Any, quick: bool) -> None:
