@@ -1,0 +1,3 @@
+"""Placeholder until its claims land."""
+
+CLAIMS: list = []
