@@ -24,7 +24,34 @@ RUN_OPTIONS: dict[str, Any] = {
     "tol_grad": 1e-10,
     "tol_subopt": None,
     "diverge_factor": 1e6,
+    "record": "every",
+    "points_per_decade": 20,
 }
+
+#: What each run option allows, for error messages.
+RUN_OPTION_RULES = {
+    "tol_grad": "a number >= 0 or none",
+    "tol_subopt": "a number >= 0 or none",
+    "diverge_factor": "a number > 0",
+    "record": "'every' or 'log'",
+    "points_per_decade": "an integer >= 1",
+}
+
+
+def check_run_option(key: str, value: Any) -> str | None:
+    """None if ``value`` is allowed for run option ``key``, else what is allowed."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if key in ("tol_grad", "tol_subopt"):
+        ok = value is None or (number and value >= 0)
+    elif key == "diverge_factor":
+        ok = number and value > 0
+    elif key == "record":
+        ok = value in ("every", "log")
+    elif key == "points_per_decade":
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+    else:
+        return f"one of the run options {sorted(RUN_OPTIONS)}"
+    return None if ok else RUN_OPTION_RULES[key]
 
 
 def _canonical(value: Any) -> Any:
@@ -92,6 +119,10 @@ class RunSpec:
             raise ValueError(
                 f"unknown run option(s) {sorted(unknown)}; allowed: {sorted(RUN_OPTIONS)}"
             )
+        for key, value in self.options.items():
+            allowed = check_run_option(key, value)
+            if allowed is not None:
+                raise ValueError(f"run option {key} must be {allowed}, got {value!r}")
         for name in ("problem_params", "optimizer_params", "options"):
             object.__setattr__(self, name, _canonical(dict(getattr(self, name))))
 

@@ -27,7 +27,7 @@ import optimizers
 import problems
 
 from .build import HARNESS_OPTIMIZER_KEYS, build_optimizer, build_problem
-from .spec import RUN_OPTIONS, RunSpec
+from .spec import RUN_OPTIONS, RunSpec, check_run_option
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -251,9 +251,9 @@ def parse_suite(data: dict[str, Any], *, source: str = "<suite>", default_name: 
     record_every = _int_setting(source, data, "record_every", 1)
     options = {key: data[key] for key in RUN_OPTIONS if key in data}
     for key, value in options.items():
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if value is not None and (not number or value < 0):
-            raise SuiteError(f"{source}: {key} must be a number >= 0, got {value!r}")
+        allowed = check_run_option(key, value)
+        if allowed is not None:
+            raise SuiteError(f"{source}: {key} must be {allowed}, got {value!r}")
     for key in ("name", "description"):
         if key in data and not isinstance(data[key], str):
             raise SuiteError(f"{source}: {key} must be text, got {data[key]!r}")
