@@ -1,4 +1,4 @@
-"""The harness: one short run, and the memory of a small study."""
+"""The harness: a short run, its fixed cost, long log-recorded runs, a small study's memory."""
 
 import tempfile
 
@@ -19,6 +19,41 @@ class ShortRun:
     def time_adam_500_steps(self, record_every):
         optbench.run(self.problem, optimizers.get("adam", lr=1e-2), steps=500,
                      record_every=record_every, tol_grad=None)
+
+
+class FixedCost:
+    """What a run costs besides its steps: setup, two recorded rows, the trace frame."""
+
+    def setup(self):
+        self.problem = problems.get("quadratic", dim=10, condition_number=100.0)
+        optbench.run(self.problem, optimizers.get("adam"), steps=1)  # warm caches
+
+    def time_one_step_run(self):
+        optbench.run(self.problem, optimizers.get("adam"), steps=1, tol_grad=None)
+
+
+class LogRecording:
+    """A long run recorded at 20 points per decade: O(log T) rows and evaluations."""
+
+    timeout = 120
+
+    def setup(self):
+        self.problem = problems.get("quadratic", dim=10, condition_number=100.0)
+
+    def time_sgd_100k_steps_log(self):
+        optbench.run(self.problem, optimizers.get("sgd", lr=1e-3), steps=100_000, record="log",
+                     tol_grad=None)
+
+    def peakmem_sgd_100k_steps_log(self):
+        optbench.run(self.problem, optimizers.get("sgd", lr=1e-3), steps=100_000, record="log",
+                     tol_grad=None)
+
+    def track_rows_of_a_million_step_log_run(self):
+        from optbench.runner import record_steps
+
+        return 1 + len(list(record_steps(10**6, 1, "log")))
+
+    track_rows_of_a_million_step_log_run.unit = "rows"
 
 
 class SmallStudy:

@@ -46,7 +46,7 @@ STATUSES = ("converged", "max_steps", "diverged")
 RECORD_MODES = ("every", "log")
 
 #: Default number of recorded steps per decade with ``record="log"``.
-POINTS_PER_DECADE = 20
+POINTS_PER_DECADE = 40
 
 _controller: tuple[int, ThreadpoolController] | None = None
 
@@ -72,7 +72,7 @@ def record_steps(steps: int, record_every: int = 1, record: str = "every",
 
     ``record="every"``: every ``record_every``-th step.  ``record="log"``: the distinct
     integers ``round(10 ** (j / points_per_decade))`` for ``j = 0, 1, ...`` (a fixed number
-    of points per decade, so a 1e6-step run at 20 per decade has about 120 rows), with
+    of points per decade, so a 1e6-step run at the default 40 per decade has 209 rows, step 0 included), with
     no two recorded steps closer than ``record_every``.  Either way the trace has
     O(points) rows and costs O(points) evaluations.
 

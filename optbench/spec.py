@@ -25,7 +25,7 @@ RUN_OPTIONS: dict[str, Any] = {
     "tol_subopt": None,
     "diverge_factor": 1e6,
     "record": "every",
-    "points_per_decade": 20,
+    "points_per_decade": 40,
 }
 
 #: What each run option allows, for error messages.
