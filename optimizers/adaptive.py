@@ -8,10 +8,22 @@ the root of the *uncorrected* second moment (the paper's "epsilon hat"), and opt
 is the lecture's.
 
 Each ``step`` calls ``oracle.grad(x)`` once and nothing else, uses the rate
-``lr_at(state.t)`` and advances ``state.t``.  It updates ``x`` in place (a float64
-array owned by the caller) and returns it; the gradient array is never modified.
-The states' ``work`` buffer is scratch space for the update, so that a step
-allocates no temporaries of the size of ``x``.
+``lr_at(state.t)`` and advances ``state.t``.  It updates ``x`` in place (an array
+owned by the caller) and returns it; the gradient array is never modified.  ``init``
+makes the state arrays in ``x0``'s dtype (float64 for an integer ``x0``), so a
+float32 run stays in float32.  The states' ``work`` buffer is scratch space for the
+numpy update, so that a step allocates no temporaries of the size of ``x``.
+
+Kernels.  Each rule is written twice: ``_step_numpy`` is the reference, the formula
+in in-place numpy operations (the comments give it in one line), and
+:mod:`optimizers.kernels` holds a fused numba loop doing the same operations in the
+same order in one pass over memory (for Adam: reads ``x, g, m, v`` and writes
+``x, m, v`` once each, where the numpy path makes about twenty passes).  ``step``
+takes the fused kernel when the kernel policy selects numba (the default ``"auto"``
+does when numba is installed; ``OPTBENCH_KERNELS=numpy``,
+``optimizers.kernels.use("numpy")`` or ``opt.with_kernels("numpy")`` select the
+reference) and the arrays suit it (C-contiguous float64 or float32); both paths give
+the same iterates.
 
 Example
 -------
@@ -35,8 +47,9 @@ from typing import Any
 
 import numpy as np
 
-from . import schedules
+from . import kernels, schedules
 from .base import Optimizer, State
+from .kernels import KernelChoice
 from .schedules import Schedule
 from .validation import check_bool, check_real, reject_unknown_hyperparams
 
@@ -80,12 +93,13 @@ def _descend(x: np.ndarray, lr: float, numerator: np.ndarray, second: np.ndarray
     x -= work
 
 
-class _SquaredGradMethod(Optimizer[SquaredGradState]):
+class _SquaredGradMethod(KernelChoice, Optimizer[SquaredGradState]):
     """What AdaGrad and RMSProp share: a squared-gradient statistic ``G_0 = 0``."""
 
     def init(self, x0: np.ndarray) -> SquaredGradState:
-        shape = np.shape(x0)
-        return SquaredGradState(grad_squared=np.zeros(shape), work=np.empty(shape))
+        shape, dtype = np.shape(x0), kernels.state_dtype(x0)
+        return SquaredGradState(grad_squared=np.zeros(shape, dtype=dtype),
+                                work=np.empty(shape, dtype=dtype))
 
 
 class AdaGrad(_SquaredGradMethod):
@@ -119,14 +133,24 @@ class AdaGrad(_SquaredGradMethod):
 
     def step(self, x: np.ndarray, oracle: Any, state: SquaredGradState) -> np.ndarray:
         dx = oracle.grad(x)
-        learning_rate = self.schedule(state.t)
+        learning_rate = float(self.schedule(state.t))
+        kernel = kernels.fused("adagrad", self.kernels)
+        arrays = None if kernel is None else kernels.arrays_for(x, dx, state.grad_squared)
+        if arrays is None:
+            self._step_numpy(x, dx, learning_rate, state)
+        else:
+            kernel(*arrays, *kernels.scalars(x.dtype, learning_rate, self.eps))
+        state.t += 1
+        return x
+
+    def _step_numpy(self, x: np.ndarray, dx: np.ndarray, learning_rate: float,
+                    state: SquaredGradState) -> None:
+        """The reference update, in place."""
         grad_squared, work = state.grad_squared, state.work
         np.multiply(dx, dx, out=work)
         grad_squared += work         # grad_squared += dx * dx
         # x -= learning_rate * dx / (np.sqrt(grad_squared) + eps)
         _descend(x, learning_rate, dx, grad_squared, self.eps, work)
-        state.t += 1
-        return x
 
 
 class RMSProp(_SquaredGradMethod):
@@ -164,7 +188,21 @@ class RMSProp(_SquaredGradMethod):
 
     def step(self, x: np.ndarray, oracle: Any, state: SquaredGradState) -> np.ndarray:
         dx = oracle.grad(x)
-        learning_rate = self.schedule(state.t)
+        learning_rate = float(self.schedule(state.t))
+        kernel = kernels.fused("rmsprop", self.kernels)
+        arrays = None if kernel is None else kernels.arrays_for(x, dx, state.grad_squared)
+        if arrays is None:
+            self._step_numpy(x, dx, learning_rate, state)
+        else:
+            decay_rate = self.decay_rate
+            kernel(*arrays, *kernels.scalars(x.dtype, learning_rate, decay_rate, 1 - decay_rate,
+                                             self.eps))
+        state.t += 1
+        return x
+
+    def _step_numpy(self, x: np.ndarray, dx: np.ndarray, learning_rate: float,
+                    state: SquaredGradState) -> None:
+        """The reference update, in place."""
         decay_rate = self.decay_rate
         grad_squared, work = state.grad_squared, state.work
         # grad_squared = decay_rate * grad_squared + (1 - decay_rate) * dx * dx
@@ -174,11 +212,9 @@ class RMSProp(_SquaredGradMethod):
         grad_squared += work
         # x -= learning_rate * dx / (np.sqrt(grad_squared) + eps)
         _descend(x, learning_rate, dx, grad_squared, self.eps, work)
-        state.t += 1
-        return x
 
 
-class Adam(Optimizer[AdamState]):
+class Adam(KernelChoice, Optimizer[AdamState]):
     r"""Adam (Kingma and Ba, 2015): momentum divided by the root of RMSProp's average.
 
     With :math:`g_t = \nabla f(x_{t-1})`, zero initial moments and the count
@@ -230,14 +266,35 @@ class Adam(Optimizer[AdamState]):
                             "bias_correction": self.bias_correction}
 
     def init(self, x0: np.ndarray) -> AdamState:
-        shape = np.shape(x0)
-        return AdamState(first_moment=np.zeros(shape), second_moment=np.zeros(shape),
-                         work=np.empty(shape))
+        shape, dtype = np.shape(x0), kernels.state_dtype(x0)
+        return AdamState(first_moment=np.zeros(shape, dtype=dtype),
+                         second_moment=np.zeros(shape, dtype=dtype),
+                         work=np.empty(shape, dtype=dtype))
 
     def step(self, x: np.ndarray, oracle: Any, state: AdamState) -> np.ndarray:
         dx = oracle.grad(x)
-        learning_rate = self.schedule(state.t)
-        t = state.t + 1
+        learning_rate = float(self.schedule(state.t))
+        t = state.t + 1              # the paper's count: the bias correction of step 0 uses t = 1
+        rule = "adam" if self.bias_correction else "adam_uncorrected"
+        kernel = kernels.fused(rule, self.kernels)
+        arrays = (None if kernel is None
+                  else kernels.arrays_for(x, dx, state.first_moment, state.second_moment))
+        if arrays is None:
+            self._step_numpy(x, dx, learning_rate, t, state)
+        else:
+            beta1, beta2 = self.beta1, self.beta2
+            if self.bias_correction:
+                coefficients = (learning_rate / (1 - beta1**t), beta1, 1 - beta1, beta2, 1 - beta2,
+                                1 - beta2**t, self.eps)
+            else:
+                coefficients = (learning_rate, beta1, 1 - beta1, beta2, 1 - beta2, self.eps)
+            kernel(*arrays, *kernels.scalars(x.dtype, *coefficients))
+        state.t += 1
+        return x
+
+    def _step_numpy(self, x: np.ndarray, dx: np.ndarray, learning_rate: float, t: int,
+                    state: AdamState) -> None:
+        """The reference update of count ``t`` (``state.t + 1``), in place."""
         beta1, beta2 = self.beta1, self.beta2
         first_moment, second_moment, work = state.first_moment, state.second_moment, state.work
         # first_moment = beta1 * first_moment + (1 - beta1) * dx
@@ -259,5 +316,3 @@ class Adam(Optimizer[AdamState]):
         else:
             # x -= learning_rate * first_moment / (np.sqrt(second_moment) + eps)
             _descend(x, learning_rate, first_moment, second_moment, self.eps, work)
-        state.t += 1
-        return x

@@ -1,8 +1,19 @@
 """Gradient descent and its momentum variants: plain SGD, momentum, Nesterov.
 
 Each ``step`` calls ``oracle.grad(x)`` once and nothing else, uses the rate
-``lr_at(state.t)`` and advances ``state.t``.  It updates ``x`` in place (a float64
-array owned by the caller) and returns it; the gradient array is never modified.
+``lr_at(state.t)`` and advances ``state.t``.  It updates ``x`` in place (an array
+owned by the caller) and returns it; the gradient array is never modified.  ``init``
+makes the velocity in ``x0``'s dtype (float64 for an integer ``x0``), so a float32
+run stays in float32.
+
+Kernels.  Each rule is written twice: ``_step_numpy`` is the reference, the lecture's
+formula in in-place numpy operations, and :mod:`optimizers.kernels` holds a fused
+numba loop doing the same operations in the same order in one pass over memory.
+``step`` takes the fused kernel when the kernel policy selects numba (the default
+``"auto"`` does when numba is installed; ``OPTBENCH_KERNELS=numpy``,
+``optimizers.kernels.use("numpy")`` or ``opt.with_kernels("numpy")`` select the
+reference) and the arrays suit it (C-contiguous float64 or float32); both paths give
+the same iterates.
 
 Example
 -------
@@ -27,8 +38,9 @@ from typing import Any
 
 import numpy as np
 
+from . import kernels, schedules
 from .base import Optimizer, State
-from . import schedules
+from .kernels import KernelChoice
 from .schedules import Schedule
 from .validation import check_real, reject_unknown_hyperparams
 
@@ -54,7 +66,7 @@ def _check_rho(owner: str, rho: Any) -> float:
     return check_real(owner, "rho", rho, 0.0, 1.0)
 
 
-class SGD(Optimizer[SGDState]):
+class SGD(KernelChoice, Optimizer[SGDState]):
     r"""Gradient descent on the oracle's gradient (stochastic when it is a minibatch).
 
     .. math::  x_{t+1} = x_t - \alpha_t \nabla f(x_t)
@@ -78,13 +90,23 @@ class SGD(Optimizer[SGDState]):
 
     def step(self, x: np.ndarray, oracle: Any, state: SGDState) -> np.ndarray:
         dx = oracle.grad(x)
-        learning_rate = self.schedule(state.t)
-        x -= learning_rate * dx
+        learning_rate = float(self.schedule(state.t))
+        kernel = kernels.fused("sgd", self.kernels)
+        arrays = None if kernel is None else kernels.arrays_for(x, dx)
+        if arrays is None:
+            self._step_numpy(x, dx, learning_rate)
+        else:
+            kernel(*arrays, *kernels.scalars(x.dtype, learning_rate))
         state.t += 1
         return x
 
+    @staticmethod
+    def _step_numpy(x: np.ndarray, dx: np.ndarray, learning_rate: float) -> None:
+        """The reference update, in place."""
+        x -= learning_rate * dx
 
-class _VelocityMethod(Optimizer[MomentumState]):
+
+class _VelocityMethod(KernelChoice, Optimizer[MomentumState]):
     """What momentum and Nesterov share: ``lr``, ``rho`` and a velocity ``v_0 = 0``."""
 
     @reject_unknown_hyperparams
@@ -94,7 +116,7 @@ class _VelocityMethod(Optimizer[MomentumState]):
         self.hyperparams = {"lr": self.schedule.to_spec(), "rho": self.rho}
 
     def init(self, x0: np.ndarray) -> MomentumState:
-        return MomentumState(v=np.zeros(np.shape(x0)))
+        return MomentumState(v=np.zeros(np.shape(x0), dtype=kernels.state_dtype(x0)))
 
 
 class Momentum(_VelocityMethod):
@@ -120,13 +142,23 @@ class Momentum(_VelocityMethod):
 
     def step(self, x: np.ndarray, oracle: Any, state: MomentumState) -> np.ndarray:
         dx = oracle.grad(x)
-        learning_rate = self.schedule(state.t)
+        learning_rate = float(self.schedule(state.t))
+        kernel = kernels.fused("momentum", self.kernels)
+        arrays = None if kernel is None else kernels.arrays_for(x, dx, state.v)
+        if arrays is None:
+            self._step_numpy(x, dx, learning_rate, state)
+        else:
+            kernel(*arrays, *kernels.scalars(x.dtype, learning_rate, self.rho))
+        state.t += 1
+        return x
+
+    def _step_numpy(self, x: np.ndarray, dx: np.ndarray, learning_rate: float,
+                    state: MomentumState) -> None:
+        """The reference update, in place."""
         v = state.v
         v *= self.rho
         v += dx                      # v = rho * v + dx
         x -= learning_rate * v
-        state.t += 1
-        return x
 
 
 class Nesterov(_VelocityMethod):
@@ -164,12 +196,23 @@ class Nesterov(_VelocityMethod):
 
     def step(self, x: np.ndarray, oracle: Any, state: MomentumState) -> np.ndarray:
         dx = oracle.grad(x)
-        learning_rate = self.schedule(state.t)
+        learning_rate = float(self.schedule(state.t))
+        kernel = kernels.fused("nesterov", self.kernels)
+        arrays = None if kernel is None else kernels.arrays_for(x, dx, state.v)
+        if arrays is None:
+            self._step_numpy(x, dx, learning_rate, state)
+        else:
+            rho = self.rho
+            kernel(*arrays, *kernels.scalars(x.dtype, learning_rate, rho, 1 + rho))
+        state.t += 1
+        return x
+
+    def _step_numpy(self, x: np.ndarray, dx: np.ndarray, learning_rate: float,
+                    state: MomentumState) -> None:
+        """The reference update, in place."""
         rho, v = self.rho, state.v
         # x += -rho * old_v + (1 + rho) * v, in two parts around the velocity update
         x -= rho * v                 # v still holds old_v
         v *= rho
         v -= learning_rate * dx      # v = rho * v - learning_rate * dx
         x += (1 + rho) * v
-        state.t += 1
-        return x
