@@ -20,7 +20,7 @@ from .base import (FAILS, HOLDS, INCONCLUSIVE, OUTCOMES, Arm, Budget, Claim, Evi
 
 __all__ = [
     "Arm", "Budget", "Claim", "Evidence", "FAILS", "HOLDS", "INCONCLUSIVE", "OUTCOMES",
-    "Verdict", "get", "names", "register",
+    "Verdict", "get", "names", "register", "unregister",
 ]
 
 #: Modules (in this package) that hold the built-in claims, each a list ``CLAIMS``.
@@ -49,6 +49,16 @@ def register(claim: Claim, *, replace: bool = False) -> Claim:
         raise ValueError(f"a claim named {claim.key!r} is already registered")
     _REGISTRY[claim.key] = claim
     return claim
+
+
+def unregister(key: str) -> Claim:
+    """Remove the claim named ``key`` from the registry and return it (a test, or a
+    user replacing a claim, puts the registry back as it was)."""
+    _load_builtin()
+    try:
+        return _REGISTRY.pop(key)
+    except KeyError:
+        raise ValueError(f"unknown claim {key!r}; known: {', '.join(names())}") from None
 
 
 def names() -> list[str]:
