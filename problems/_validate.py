@@ -23,6 +23,9 @@ X0_STREAM = 0x5EED
 #: numbers are 3.2 GB).
 MAX_DENSE_DIM = 20_000
 
+#: The floating-point types a problem's ``dtype`` parameter accepts, default first.
+DTYPES = ("float64", "float32")
+
 
 def check_int(name: str, value: Any, *, low: int, high: int | None = None) -> int:
     """``value`` as an int in ``[low, high]`` (``high=None``: no upper bound)."""
@@ -66,6 +69,41 @@ def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
     return value
 
 
+def check_dtype(value: Any, allowed: tuple[str, ...] = DTYPES) -> np.dtype:
+    """``value`` as one of the numpy dtypes named in ``allowed``.
+
+    Accepted: the names themselves (``"float32"``) and what ``np.dtype`` maps to one of
+    them (``np.float32``, ``np.dtype("float32")``, ``float`` for float64); anything else
+    (``None``, ``"float16"``, ``"f4"``, ``int``...) raises ValueError naming the allowed
+    values.  A problem records ``dtype.name`` in its ``params``.
+    """
+    choices = ", ".join(repr(c) for c in allowed)
+    message = f"dtype must be one of {choices}, got {value!r}"
+    if value is None or isinstance(value, (bool, np.bool_)):
+        raise ValueError(message)
+    if isinstance(value, str):
+        if value not in allowed:
+            raise ValueError(message)
+        return np.dtype(value)
+    try:
+        dtype = np.dtype(value)
+    except TypeError:
+        raise ValueError(message) from None
+    if dtype.name not in allowed:
+        raise ValueError(message)
+    return dtype
+
+
+def dtype_params(dtype: np.dtype) -> dict[str, str]:
+    """``{"dtype": name}`` for a dtype other than float64, else ``{}``.
+
+    A problem's ``params`` carry ``dtype`` only when it is not the default, so that a
+    float64 problem keeps the ``params`` (and the stored results their identity) it
+    had before the parameter existed.
+    """
+    return {} if dtype == np.float64 else {"dtype": dtype.name}
+
+
 def check_seed(value: Any, name: str = "seed") -> int:
     """A seed: an integer >= 0 (what ``np.random.default_rng`` accepts)."""
     return check_int(name, value, low=0)
@@ -76,18 +114,20 @@ def x0_rng(seed: Any) -> np.random.Generator:
     return np.random.default_rng([check_seed(seed), X0_STREAM])
 
 
-def as_point(x: Any, dim: int) -> np.ndarray:
-    """``x`` as a float64 vector of shape ``(dim,)``, without a copy where possible."""
-    x = np.asarray(x, dtype=np.float64)
+def as_point(x: Any, dim: int, dtype: Any = np.float64) -> np.ndarray:
+    """``x`` as a vector of ``dtype`` (float64 by default) and shape ``(dim,)``, without a
+    copy where possible."""
+    x = np.asarray(x, dtype=dtype)
     if x.shape != (dim,):
         raise ValueError(f"x must have shape ({dim},), got shape {x.shape}")
     return x
 
 
-def check_dense_dim(problem: str, dim: int) -> None:
-    """Refuse a dense ``(dim, dim)`` Hessian above :data:`MAX_DENSE_DIM`."""
+def check_dense_dim(problem: str, dim: int, itemsize: int = 8) -> None:
+    """Refuse a dense ``(dim, dim)`` Hessian (of ``itemsize``-byte numbers) above
+    :data:`MAX_DENSE_DIM`."""
     if dim > MAX_DENSE_DIM:
         raise ValueError(
             f"{problem}: the dense Hessian of dim={dim} would need "
-            f"{dim * dim * 8 / 1e9:.1f} GB; hess is available for dim <= {MAX_DENSE_DIM}"
+            f"{dim * dim * itemsize / 1e9:.1f} GB; hess is available for dim <= {MAX_DENSE_DIM}"
         )

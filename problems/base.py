@@ -6,6 +6,20 @@ out *minibatch oracles*: objects with the same ``loss/grad/hess`` evaluated on o
 sampled minibatch (or one draw of gradient noise), so that a method can evaluate the
 same batch at several points.
 
+Fused oracle.  ``loss_and_grad(x) -> (loss(x), grad(x))`` is an optional oracle
+method: one call that shares the work both need (for logistic regression and the
+quadratics the product with the data matrix, for the nets the forward pass).  It
+returns the same numbers as the two separate calls (bit for bit on the built-in
+problems).  :class:`Problem` provides a default that calls :meth:`Problem.loss` then
+:meth:`Problem.grad`; the built-in families and their minibatch oracles override it.
+A duck-typed user problem or oracle may lack it, so callers look it up with
+``getattr(oracle, "loss_and_grad", None)`` and fall back to the two calls.
+
+Precision.  A problem has a ``dtype``, float64 unless built with ``dtype="float32"``
+(quadratic and logistic take the parameter): ``x0`` and ``grad`` return arrays of
+that dtype, the data are stored in it, points are converted to it, ``loss`` still
+returns a Python float, and ``f_star`` is computed in float64.
+
 Problems never count their own oracle calls and never time themselves: the harness
 (:mod:`optbench.runner`) wraps them in a counting oracle.
 """
@@ -20,7 +34,13 @@ import numpy as np
 
 @runtime_checkable
 class Oracle(Protocol):
-    """Anything with ``loss(x) -> float``, ``grad(x) -> ndarray``, ``hess(x) -> ndarray``."""
+    """Anything with ``loss(x) -> float``, ``grad(x) -> ndarray``, ``hess(x) -> ndarray``.
+
+    An oracle may also have the optional ``loss_and_grad(x) -> tuple[float, ndarray]``,
+    equal to ``(loss(x), grad(x))`` at a lower cost; it is not part of this protocol
+    (an ``isinstance`` check does not require it): look it up with
+    ``getattr(oracle, "loss_and_grad", None)``.
+    """
 
     def loss(self, x: np.ndarray) -> float: ...
 
@@ -46,9 +66,12 @@ class Problem(ABC):
         Whether :meth:`minibatch` returns something other than the full objective.
     has_hess : bool
         Whether :meth:`hess` is available.
+    dtype : numpy.dtype
+        The floating-point type of the points, gradients and stored data (float64
+        unless the family takes a ``dtype`` parameter and was built with another).
 
     Subclasses implement :meth:`loss`, :meth:`grad`, :meth:`x0` and, where they exist,
-    :meth:`hess` and :meth:`minibatch`.
+    :meth:`hess`, :meth:`minibatch` and a fused :meth:`loss_and_grad`.
     """
 
     name: str = "problem"
@@ -57,10 +80,12 @@ class Problem(ABC):
     f_star: float | None = None
     stochastic: bool = False
     has_hess: bool = False
+    dtype: np.dtype = np.dtype(np.float64)
 
     @abstractmethod
     def x0(self, seed: int = 0) -> np.ndarray:
-        """Initial point for ``seed``: float64, shape ``(dim,)``, a fresh array."""
+        """Initial point for ``seed``: of the problem's ``dtype``, shape ``(dim,)``, a
+        fresh array."""
 
     @abstractmethod
     def loss(self, x: np.ndarray) -> float:
@@ -69,6 +94,14 @@ class Problem(ABC):
     @abstractmethod
     def grad(self, x: np.ndarray) -> np.ndarray:
         """Full gradient at ``x`` (a new array)."""
+
+    def loss_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """``(loss(x), grad(x))`` in one call.
+
+        This default makes the two calls; a family overrides it where the two share
+        work (one product with the data, one forward pass), with the same results.
+        """
+        return self.loss(x), self.grad(x)
 
     def hess(self, x: np.ndarray) -> np.ndarray:
         """Full Hessian at ``x``; only where ``has_hess`` is True."""

@@ -757,6 +757,10 @@ class MLP(Problem):
     def grad(self, x: np.ndarray) -> np.ndarray:
         return self._value_and_grad(x, self.X_train, self.y_train, True)[1]
 
+    def loss_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """``(loss(x), grad(x))`` from one forward and one backward pass (bit for bit)."""
+        return self._value_and_grad(x, self.X_train, self.y_train, True)
+
     def minibatch(self, rng: np.random.Generator) -> MLP | MLPBatchOracle:
         """``batch_size`` distinct training rows drawn with ``rng`` (``self`` when full batch)."""
         if not self.stochastic:
@@ -861,6 +865,10 @@ class MLPBatchOracle:
 
     def grad(self, x: np.ndarray) -> np.ndarray:
         return self.problem._value_and_grad(x, self._X, self._y, True)[1]
+
+    def loss_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """``(loss(x), grad(x))`` on this minibatch from one forward pass (bit for bit)."""
+        return self.problem._value_and_grad(x, self._X, self._y, True)
 
     def hess(self, x: np.ndarray) -> np.ndarray:
         raise ValueError("problem 'mlp' has no Hessian (has_hess is False)")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ._validate import (
@@ -9,22 +11,40 @@ from ._validate import (
     as_point,
     check_bool,
     check_dense_dim,
+    check_dtype,
     check_int,
     check_real,
     check_seed,
+    dtype_params,
     x0_rng,
 )
 from .base import Problem
 
 
-def random_rotation(dim: int, rng: np.random.Generator) -> np.ndarray:
-    """A Haar-distributed orthogonal ``(dim, dim)`` matrix.
+#: Rows of the Gaussian matrix drawn at a time when it is built in a dtype other than
+#: float64 (so that the float64 matrix never exists whole).
+ROW_BLOCK = 1024
+
+
+def random_rotation(dim: int, rng: np.random.Generator, dtype: Any = np.float64) -> np.ndarray:
+    """A Haar-distributed orthogonal ``(dim, dim)`` matrix of ``dtype``.
 
     The QR factorisation ``G = QR`` of a standard Gaussian matrix, with the sign of
     each column of ``Q`` fixed so that ``diag(R) > 0`` (without the fix the
-    distribution of ``Q`` is not uniform).
+    distribution of ``Q`` is not uniform).  ``G`` is drawn in float64; for another
+    ``dtype`` it is rounded to ``dtype`` :data:`ROW_BLOCK` rows at a time (the same
+    numbers as one draw) and factorised in that precision, so ``Q`` is orthogonal to
+    the precision of ``dtype``.
     """
-    q, r = np.linalg.qr(rng.standard_normal((dim, dim)))
+    if np.dtype(dtype) == np.float64:
+        g = rng.standard_normal((dim, dim))
+    else:
+        g = np.empty((dim, dim), dtype=dtype)
+        for start in range(0, dim, ROW_BLOCK):
+            stop = min(start + ROW_BLOCK, dim)
+            g[start:stop] = rng.standard_normal((stop - start, dim))
+    q, r = np.linalg.qr(g)
+    del g
     signs = np.sign(np.diag(r))
     signs[signs == 0] = 1.0
     return q * signs
@@ -59,12 +79,24 @@ class Quadratic(Problem):
         :class:`NoisyQuadraticOracle` holding one draw ``xi ~ N(0, I)``, with gradient
         ``A (x - x*) + noise * xi`` and the consistent loss
         ``f(x) + noise * xi . (x - x*)``.  The full ``loss/grad/hess`` stay noiseless.
+    dtype : {"float64", "float32"}, default "float64"
+        Precision of the stored data (``x*``, ``A`` or its eigenvalues) and of the
+        computation.  The random numbers are the float64 ones (so the float32 problem
+        is the float64 one rounded, up to the float32 QR factorisation of the rotation,
+        which is done in float32 to halve the construction's memory); ``x0``, ``grad``,
+        ``hess`` and a noisy oracle's ``grad`` return ``dtype`` arrays, points are
+        converted to ``dtype``, ``loss`` returns a Python float.  ``f_star = 0`` and
+        ``x*`` (stored rounded) is the exact minimiser in either precision.  ``params``
+        has a ``"dtype"`` entry only when it is not float64.
 
     Notes
     -----
     ``x0(seed) = x* + z`` with ``z = np.random.default_rng([seed, 0x5EED])
     .standard_normal(dim)``: a standard normal perturbation from a stream apart from the
-    data stream ``default_rng(seed)``.
+    data stream ``default_rng(seed)``; it is drawn in float64 and rounded to ``dtype``.
+    :meth:`loss_and_grad` shares the product ``A (x - x*)``: the loss is
+    ``1/2 (x - x*) . g`` with ``g`` the gradient (bit for bit :meth:`loss` and
+    :meth:`grad`).
 
     Examples
     --------
@@ -85,12 +117,14 @@ class Quadratic(Problem):
         seed: int = 0,
         rotate: bool = True,
         noise: float = 0.0,
+        dtype: str = "float64",
     ) -> None:
         dim = check_int("dim", dim, low=1)
         condition_number = check_real("condition_number", condition_number, low=1.0)
         seed = check_seed(seed)
         rotate = check_bool("rotate", rotate)
         noise = check_real("noise", noise, low=0.0)
+        self.dtype = dtype_ = check_dtype(dtype)
         if rotate and dim > MAX_DENSE_DIM:
             raise ValueError(
                 f"dim must be <= {MAX_DENSE_DIM} with rotate=True (A is stored dense), "
@@ -103,6 +137,7 @@ class Quadratic(Problem):
             "seed": seed,
             "rotate": rotate,
             "noise": noise,
+            **dtype_params(dtype_),
         }
         self.condition_number = condition_number
         self.rotate = rotate
@@ -112,13 +147,17 @@ class Quadratic(Problem):
 
         rng = np.random.default_rng(seed)
         #: The minimiser ``x*``.
-        self.x_star = rng.standard_normal(dim)
+        self.x_star = rng.standard_normal(dim).astype(dtype_, copy=False)
         #: The eigenvalues of ``A``, ascending, from 1 to ``condition_number``.
-        self.eigenvalues = np.geomspace(1.0, condition_number, dim)
+        self.eigenvalues = np.geomspace(1.0, condition_number, dim).astype(dtype_, copy=False)
         if rotate:
-            q = random_rotation(dim, rng)
-            a = (q * self.eigenvalues) @ q.T
-            self._a: np.ndarray | None = 0.5 * (a + a.T)  # exactly symmetric
+            q = random_rotation(dim, rng, dtype_)
+            q_lam = q * self.eigenvalues
+            a = q_lam @ q.T
+            del q, q_lam
+            a += a.T  # exactly symmetric
+            a *= 0.5
+            self._a: np.ndarray | None = a
             self._sqrt_lam: np.ndarray | None = None
         else:
             self._a = None
@@ -131,6 +170,7 @@ class Quadratic(Problem):
         seed: int = 0,
         rotate: bool = True,
         noise: float = 0.0,
+        dtype: str = "float64",
     ) -> int:
         """Upper-ish estimate of the peak bytes of building the problem plus one oracle
         call (loss, grad, hess or a noisy minibatch's grad), computed without
@@ -152,50 +192,88 @@ class Quadratic(Problem):
         ``hess`` returns the dense ``np.diag(lam)``, which is counted; above ``dim =
         20000`` ``hess`` refuses without allocating.
 
+        ``dtype="float32"``: the matrices and the held vectors take 4 bytes a number
+        instead of 8 (the Gaussian matrix is rounded as it is drawn, so construction
+        peaks at five float32 matrices), plus what stays float64: with
+        ``rotate=True`` one block of :data:`ROW_BLOCK` drawn rows
+        (``min(1024, dim) * dim * 8``) and the ``8 * dim * 8`` of vectors;
+        with ``rotate=False`` two float64 vectors (a draw before it is rounded, a
+        noisy oracle's ``xi``), ``(5 + 3 * (noise > 0)) * dim * 4 + 2 * dim * 8``
+        plus the float32 ``dim**2 * 4`` Hessian for ``dim <= 20000``.
+
         ``condition_number`` and ``seed`` do not change the size and are not checked;
-        invalid ``dim``, ``rotate`` or ``noise`` raise the constructor's ValueError.
+        invalid ``dim``, ``rotate``, ``noise`` or ``dtype`` raise the constructor's
+        ValueError.
 
         >>> Quadratic.estimated_bytes(1000)  # five 1000 x 1000 matrices, 40 MB
         40064000
+        >>> Quadratic.estimated_bytes(1000, dtype="float32")  # 20 MB and an 8 MB float64 block
+        28064000
         """
         dim = check_int("dim", dim, low=1)
         rotate = check_bool("rotate", rotate)
         noise = check_real("noise", noise, low=0.0)
-        vector = 8 * dim
+        itemsize = check_dtype(dtype).itemsize
+        vector = itemsize * dim
+        vectors = 5 + (3 if noise > 0.0 else 0)
+        if itemsize == 8:
+            if rotate:
+                return 5 * dim * vector + 8 * vector
+            hess = dim * vector if dim <= MAX_DENSE_DIM else 0
+            return vectors * vector + hess
         if rotate:
-            return 5 * dim * vector + 8 * vector
+            return 5 * dim * vector + (min(ROW_BLOCK, dim) + 8) * 8 * dim
         hess = dim * vector if dim <= MAX_DENSE_DIM else 0
-        return (5 + (3 if noise > 0.0 else 0)) * vector + hess
+        return vectors * vector + 2 * 8 * dim + hess
 
     # The full objective -------------------------------------------------------------
 
+    def _offset(self, x: np.ndarray) -> np.ndarray:
+        """``x - x*`` (a new array of the problem's dtype)."""
+        return as_point(x, self.dim, self.dtype) - self.x_star
+
     def loss(self, x: np.ndarray) -> float:
-        d = as_point(x, self.dim) - self.x_star
+        d = self._offset(x)
         if self._a is not None:
             return 0.5 * float(d @ (self._a @ d))
+        return self._diagonal_loss(d)
+
+    def _diagonal_loss(self, d: np.ndarray) -> float:
+        """``1/2 sum(lam d^2)`` as ``1/2 |sqrt(lam) d|^2``; overwrites ``d``."""
         assert self._sqrt_lam is not None  # set whenever A is diagonal (rotate=False)
-        d *= self._sqrt_lam  # in place: sum(lam d^2) = |sqrt(lam) d|^2
+        d *= self._sqrt_lam
         return 0.5 * float(d @ d)
 
     def grad(self, x: np.ndarray) -> np.ndarray:
-        d = as_point(x, self.dim) - self.x_star
+        d = self._offset(x)
         if self._a is not None:
             return self._a @ d
         d *= self.eigenvalues
         return d
 
+    def loss_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """``(loss(x), grad(x))`` with one product ``A d``, bit for bit the same."""
+        d = self._offset(x)
+        if self._a is not None:
+            g = self._a @ d
+            return 0.5 * float(d @ g), g
+        g = d * self.eigenvalues
+        return self._diagonal_loss(d), g
+
     def hess(self, x: np.ndarray) -> np.ndarray:
         """The dense matrix ``A`` (a copy); ValueError for ``rotate=False, dim > 20000``."""
-        as_point(x, self.dim)
+        as_point(x, self.dim, self.dtype)
         if self._a is not None:
             return self._a.copy()
-        check_dense_dim(self.name, self.dim)
+        check_dense_dim(self.name, self.dim, self.dtype.itemsize)
         return np.diag(self.eigenvalues)
 
     # Initial point and stochastic oracle --------------------------------------------
 
     def x0(self, seed: int = 0) -> np.ndarray:
-        return self.x_star + x0_rng(seed).standard_normal(self.dim)
+        z = x0_rng(seed).standard_normal(self.dim)
+        z += self.x_star  # in float64, then rounded to the problem's dtype
+        return z.astype(self.dtype, copy=False)
 
     def minibatch(self, rng: np.random.Generator) -> Quadratic | NoisyQuadraticOracle:
         """One draw of gradient noise (``self`` when ``noise == 0``)."""
@@ -215,19 +293,26 @@ class NoisyQuadraticOracle:
 
     def __init__(self, problem: Quadratic, xi: np.ndarray) -> None:
         self.problem = problem
-        #: The standard normal draw of this oracle.
+        #: The standard normal draw of this oracle (float64, as drawn).
         self.xi = xi
-        self._shift = problem.noise * xi
+        self._shift = (problem.noise * xi).astype(problem.dtype, copy=False)
 
     def loss(self, x: np.ndarray) -> float:
         p = self.problem
-        d = as_point(x, p.dim) - p.x_star
+        d = p._offset(x)
         return p.loss(x) + float(self._shift @ d)
 
     def grad(self, x: np.ndarray) -> np.ndarray:
         g = self.problem.grad(x)
         g += self._shift
         return g
+
+    def loss_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """``(loss(x), grad(x))`` with one product ``A d``, bit for bit the same."""
+        p = self.problem
+        value, g = p.loss_and_grad(x)
+        g += self._shift
+        return value + float(self._shift @ p._offset(x)), g
 
     def hess(self, x: np.ndarray) -> np.ndarray:
         return self.problem.hess(x)

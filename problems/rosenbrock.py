@@ -75,9 +75,20 @@ class Rosenbrock(Problem):
     def grad(self, x: np.ndarray) -> np.ndarray:
         x = as_point(x, self.dim)
         head = x[:-1]
+        return self._grad(head, x[1:] - head * head, 1.0 - head)
+
+    def loss_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """``(loss(x), grad(x))`` sharing ``t = x[1:] - x[:-1]**2`` and ``u = 1 - x[:-1]``
+        (bit for bit the two calls)."""
+        x = as_point(x, self.dim)
+        head = x[:-1]
         t = x[1:] - head * head
+        u = 1.0 - head
+        return 100.0 * float(t @ t) + float(u @ u), self._grad(head, t, u)
+
+    def _grad(self, head: np.ndarray, t: np.ndarray, u: np.ndarray) -> np.ndarray:
         g = np.zeros(self.dim)
-        g[:-1] = -400.0 * head * t - 2.0 * (1.0 - head)
+        g[:-1] = -400.0 * head * t - 2.0 * u
         g[1:] += 200.0 * t
         return g
 
