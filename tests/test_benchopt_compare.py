@@ -137,3 +137,20 @@ def test_measure_says_how_to_build_the_environment_without_benchopt(monkeypatch)
     with pytest.raises(ImportError, match="requirements-benchopt.txt"):
         bc.measure(quick=True)
     assert bc.main(["--quick"]) == 2
+
+
+def test_recording_only_at_the_points_gives_the_same_curve():
+    raw = {**SMALL, "standardize": False}  # gd is far from converged at 1599 steps
+    problem = bc.build_problem(raw)
+    lr = bc.gd_step(problem)
+    points = bc.benchopt_iteration_points(20)
+    every = bc.optbench_curves(raw, lr, points)
+    statuses: dict[str, str] = {}
+    at_points = bc.optbench_curves(raw, lr, points, statuses, gd_at_points=True)
+    assert statuses["gd"] == f"max_steps after {points[-1]} steps"
+    assert at_points["gd"] == every["gd"] and list(at_points["gd"]) == points
+    assert at_points["lbfgs"] == every["lbfgs"]
+    # where gd converges before the last point, recording only there cannot stop it in time
+    with pytest.raises(ValueError, match="stopped early"):
+        bc.optbench_curves(SMALL, bc.gd_step(bc.build_problem(SMALL)),
+                           bc.benchopt_iteration_points(22), gd_at_points=True)
