@@ -13,10 +13,13 @@ stochastic problem, which is the lecture's "full batch, deterministic mode"), an
 The callback may raise ``StopIteration`` to end the run (the harness does so on its
 step budget, on convergence or on divergence).
 
-Counting convention.  scipy is given ``jac=True`` and the function
-``x -> (oracle.loss(x), oracle.grad(x))``, so each evaluation scipy asks for costs
-exactly one ``loss`` and one ``grad`` call on the oracle, and the harness's counts
-``n_loss`` and ``n_grad`` equal scipy's ``nfev`` and ``njev``.  Each scipy
+Counting convention.  scipy is given ``jac=True`` and a function returning the
+pair ``(loss, grad)``: ``oracle.loss_and_grad(x)`` when the oracle has that fused
+method (one product with the data serves both; see :mod:`problems.base`), else
+``(oracle.loss(x), oracle.grad(x))``.  Either way each evaluation scipy asks for
+counts as exactly one ``loss`` and one ``grad`` call on the oracle (the harness's
+counting oracle counts a ``loss_and_grad`` call as one of each), so the harness's
+counts ``n_loss`` and ``n_grad`` equal scipy's ``nfev`` and ``njev``.  Each scipy
 iteration is one harness step: ``nit`` equals the steps taken.
 
 Callback style and ``StopIteration``.  The callback is passed to scipy in the
@@ -58,10 +61,23 @@ from scipy.optimize import OptimizeResult
 
 from .validation import check_int, check_real, reject_unknown_hyperparams
 
-__all__ = ["BFGS", "LBFGS", "ScipySolver"]
+__all__ = ["BFGS", "LBFGS", "ScipySolver", "loss_and_grad_of"]
 
 #: The message scipy (>= 1.11) gives a run ended by the callback's StopIteration.
 STOPPED_BY_CALLBACK = "`callback` raised `StopIteration`."
+
+
+def loss_and_grad_of(oracle: Any) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
+    """``oracle.loss_and_grad`` where the oracle has it, else ``x -> (oracle.loss(x),
+    oracle.grad(x))``: the optional fused method is looked up, never required."""
+    fused = getattr(oracle, "loss_and_grad", None)
+    if fused is not None:
+        return fused
+
+    def separate(x: np.ndarray) -> tuple[float, np.ndarray]:
+        return oracle.loss(x), oracle.grad(x)
+
+    return separate
 
 
 class ScipySolver(ABC):
@@ -102,7 +118,8 @@ class ScipySolver(ABC):
         ----------
         oracle
             Anything with ``loss(x)`` and ``grad(x)``; both are called once per scipy
-            evaluation, at the same point.
+            evaluation, at the same point, or, where the oracle has it,
+            ``loss_and_grad(x)`` is called once instead.
         x0 : ndarray
             The initial point (not modified).
         max_iter : int
@@ -120,11 +137,12 @@ class ScipySolver(ABC):
         evaluations = 0
         iterations = 0
         last_x = np.array(x0, dtype=np.float64, copy=True)
+        evaluate = loss_and_grad_of(oracle)
 
         def fun_and_grad(x: np.ndarray) -> tuple[float, np.ndarray]:
             nonlocal evaluations
             evaluations += 1
-            return oracle.loss(x), oracle.grad(x)
+            return evaluate(x)
 
         def report(xk: np.ndarray) -> None:  # old style: one positional iterate
             nonlocal iterations, last_x

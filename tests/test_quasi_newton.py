@@ -204,6 +204,11 @@ class Watched:
         self.n_grad += 1
         return self.problem.grad(x)
 
+    def loss_and_grad(self, x):  # else __getattr__ would hand out the problem's, uncounted
+        self.n_loss += 1
+        self.n_grad += 1
+        return self.problem.loss_and_grad(x)
+
     def metrics(self, x):
         self.n_metrics += 1
         time.sleep(self.delay)
@@ -224,6 +229,108 @@ def test_recording_is_neither_counted_nor_timed():
     assert trace["time"].is_monotonic_increasing
     # rows * delay = 0.22 s of sleeping in recording; the method's own work is ~1 ms
     assert trace["time"].iloc[-1] < rows * delay / 2
+
+
+class Separate:
+    """The problem's loss and grad only (no fused oracle), counting the calls; other
+    attributes are the problem's."""
+
+    def __init__(self, problem):
+        self.problem = problem
+        self.calls = {"loss": 0, "grad": 0}
+
+    def __getattr__(self, name):  # dim, x0, f_star... of the problem, not its fused oracle
+        if name == "loss_and_grad":
+            raise AttributeError(name)
+        return getattr(self.problem, name)
+
+    def loss(self, x):
+        self.calls["loss"] += 1
+        return self.problem.loss(x)
+
+    def grad(self, x):
+        self.calls["grad"] += 1
+        return self.problem.grad(x)
+
+
+class Fused(Separate):
+    """The same with the problem's fused ``loss_and_grad`` too."""
+
+    def __init__(self, problem):
+        super().__init__(problem)
+        self.calls["loss_and_grad"] = 0
+
+    def loss_and_grad(self, x):  # defined, so not the problem's through __getattr__
+        self.calls["loss_and_grad"] += 1
+        return self.problem.loss_and_grad(x)
+
+
+FUSED_CASES = [
+    ("lbfgs", "logistic", {"n_samples": 300, "n_features": 5, "batch_size": None}),
+    ("bfgs", "logistic", {"n_samples": 200, "n_features": 4, "batch_size": None,
+                          "standardize": True}),
+    ("lbfgs", "rosenbrock", {"dim": 6}),
+    ("lbfgs", "quadratic", {"dim": 20, "condition_number": 1e3}),
+    ("bfgs", "quadratic", {"dim": 8, "rotate": False}),
+]
+
+
+@pytest.mark.parametrize("solver, name, params", FUSED_CASES)
+def test_the_fused_oracle_is_used_and_gives_the_same_iterates(solver, name, params):
+    cls, _, _ = SOLVERS[solver]
+    problem = problems.get(name, **params)
+    runs = {}
+    for kind in (Separate, Fused):
+        oracle = kind(problem)
+        iterates = []
+        result = cls().minimize(oracle, problem.x0(0), STEPS,
+                                lambda xk, seen=iterates: seen.append(np.array(xk, copy=True)))
+        runs[kind] = result, iterates, oracle.calls
+    (r_sep, it_sep, calls_sep), (r_fused, it_fused, calls_fused) = runs[Separate], runs[Fused]
+    assert r_sep.success and r_fused.success and r_fused.nit == r_sep.nit > 0
+    # scipy asked for the pair through loss_and_grad only, once per evaluation
+    assert calls_fused == {"loss": 0, "grad": 0, "loss_and_grad": r_fused.nfev}
+    assert calls_sep == {"loss": r_sep.nfev, "grad": r_sep.njev}
+    assert r_fused.nfev == r_fused.njev == r_sep.nfev == r_sep.njev
+    # bit for bit the same numbers, so the same run
+    assert len(it_fused) == len(it_sep) == r_sep.nit
+    for a, b in zip(it_fused, it_sep):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(r_fused.x, r_sep.x)
+    assert r_fused.fun == r_sep.fun
+
+
+def test_through_the_harness_the_counts_follow_scipy_with_the_fused_oracle():
+    """optbench.run hands the adapter its counting oracle: each fused call counts as one
+    loss and one grad, so n_loss == nfev and n_grad == njev still."""
+    watched = Fused(problems.get("logistic", n_samples=300, n_features=5, batch_size=None))
+    res = optbench.run(watched, LBFGS(), steps=STEPS, tol_grad=None)
+    meta, last = res.meta["solver"], res.trace.iloc[-1]
+    assert meta["success"] and last["n_loss"] == meta["nfev"] and last["n_grad"] == meta["njev"]
+    assert watched.calls["loss"] == watched.calls["grad"] == 0
+    # the method's evaluations, plus the recorder's one per row
+    assert watched.calls["loss_and_grad"] == meta["nfev"] + len(res.trace)
+
+
+def test_an_oracle_without_the_fused_method_is_called_loss_then_grad():
+    log = []
+
+    class Plain:
+        __slots__ = ()
+
+        def loss(self, x):
+            log.append("loss")
+            return 0.5 * float(x @ x)
+
+        def grad(self, x):
+            log.append("grad")
+            return x.copy()
+
+    assert scipy_adapters.loss_and_grad_of(Plain())(np.ones(2)) == (1.0, pytest.approx(1.0))
+    assert log == ["loss", "grad"]
+    log.clear()
+    result = LBFGS().minimize(Plain(), np.array([3.0, -1.0]), 50, None)
+    assert result.success and log == ["loss", "grad"] * result.nfev
 
 
 def test_whole_run_solvers_always_see_the_full_objective():
