@@ -4,10 +4,13 @@ After every step of the wrapped optimizer,
 
     x_avg = decay * x_avg + (1 - decay) * x,        x_avg = x0 at the start,
 
-the lecture's ``x_test = 0.995*x_test + 0.005*x``.  The averaged point does not
+the lecture's ``x_test = 0.995*x_test + 0.005*x``, kept in ``x0``'s dtype (float64
+for an integer ``x0``).  The averaged point does not
 feed back into the run: the iterates are exactly the inner optimizer's, and the
 average is read with ``opt.average(state)`` (the harness records its loss as
-``avg_loss``).
+``avg_loss``).  The inner optimizer's step follows the kernel policy of
+:mod:`optimizers.kernels` (``opt.with_kernels(choice)`` passes a per-instance choice
+on to it); the average itself is two numpy operations.
 
 Example
 -------
@@ -28,11 +31,13 @@ Example
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from . import kernels
 from .base import Optimizer, State
 from .validation import HyperparameterTypeError, check_real, reject_unknown_hyperparams
 
@@ -82,7 +87,19 @@ class Averaged(Optimizer[AveragedState]):
         self.hyperparams = {**inner.hyperparams, "average": self.decay}
 
     def init(self, x0: np.ndarray) -> AveragedState:
-        return AveragedState(inner=self.inner.init(x0), x_avg=np.array(x0, dtype=float))
+        return AveragedState(inner=self.inner.init(x0),
+                             x_avg=np.array(x0, dtype=kernels.state_dtype(x0)))
+
+    def with_kernels(self, choice: str | None) -> Averaged:
+        """A copy whose inner optimizer follows the kernel policy ``choice``
+        (:meth:`optimizers.kernels.KernelChoice.with_kernels`); an inner optimizer
+        without fused kernels is kept as it is."""
+        twin = copy.copy(self)
+        if hasattr(self.inner, "with_kernels"):
+            twin.inner = self.inner.with_kernels(choice)
+        else:
+            kernels.active(choice)  # still validate the choice
+        return twin
 
     def lr_at(self, t: int) -> float:
         return self.inner.lr_at(t)

@@ -55,6 +55,13 @@ the initial matrix :math:`H_0 = \gamma I`,
     for i oldest .. newest:  b = rho_i y_i @ r;  r += (a_i - b) s_i
     return r                 # = H g
 
+Dtypes.  The two-loop recursion runs in float64; every new point ``x_new`` (the
+step, and each trial point of the line search) is rounded to ``x``'s dtype before the
+oracle sees it, so a float32 ``x`` stays float32 and ``s = x_new - x`` is the step
+actually taken (in ``x``'s dtype).  This method has no fused
+kernel (:mod:`optimizers.kernels`): its cost is the ``2 m`` dot products of the
+recursion.
+
 Curvature skip rule.  A pair is stored only if
 :math:`s^\top y > \epsilon_c \lVert s \rVert \lVert y \rVert` (``curvature_eps``),
 i.e. the cosine between ``s`` and ``y`` exceeds :math:`\epsilon_c`.  Every stored
@@ -221,7 +228,7 @@ class LBFGSStochastic(Optimizer[LBFGSState]):
         if self.line_search:
             x_new = self._armijo(x, oracle, p, slope, learning_rate)
         else:
-            x_new = x + learning_rate * p
+            x_new = (x + learning_rate * p).astype(x.dtype, copy=False)
         s = x_new - x
         y = oracle.grad(x_new) - g
         sy = float(s @ y)
@@ -242,7 +249,7 @@ class LBFGSStochastic(Optimizer[LBFGSState]):
         """
         f = oracle.loss(x)
         for i in range(self.max_backtracks + 1):
-            x_new = x + step * p
+            x_new = (x + step * p).astype(x.dtype, copy=False)
             if oracle.loss(x_new) <= f + self.c1 * step * slope:
                 break
             if i < self.max_backtracks:

@@ -5,8 +5,14 @@ order; with ``line_search=True`` it also calls ``oracle.loss`` once at ``x`` and
 at every trial point of the backtracking search (so between 2 and
 ``max_backtracks + 2`` times), and without a line search it never calls
 ``oracle.loss``.  It uses the rate ``lr_at(state.t)``, advances ``state.t``, updates
-``x`` in place (a float64 array owned by the caller) and returns it; the arrays the
+``x`` in place (an array owned by the caller) and returns it; the arrays the
 oracle returns are not modified.
+
+Dtypes.  The Newton system is solved in float64 whatever ``x``'s dtype; the step is
+then applied to ``x`` in its own dtype (a float32 ``x`` stays float32), and every
+trial point of the line search is rounded to that dtype before its loss is taken, so
+that the point accepted is the point evaluated.  Newton has no fused kernel: its cost
+is the factorisation, not passes over ``x`` (see :mod:`optimizers.kernels`).
 
 Example
 -------
@@ -274,7 +280,7 @@ class Newton(Optimizer[NewtonState]):
         a = learning_rate
         state.last_alpha = 0.0  # no acceptable trial: no step
         for _ in range(self.max_backtracks + 1):
-            trial = x + a * p
+            trial = (x + a * p).astype(x.dtype, copy=False)
             if float(oracle.loss(trial)) <= f0 + self.c1 * a * slope:
                 np.copyto(x, trial)
                 state.last_alpha = a
