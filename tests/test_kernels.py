@@ -210,7 +210,7 @@ def test_unusual_arrays_give_the_reference_iterates(name, backend, monkeypatch):
         g = np.ones(x0.shape, dtype=x0.dtype)
 
         class Fixed:
-            def grad(self, x):
+            def grad(self, x, g=g):
                 return g
 
         fast = optimizers.get(name, lr=0.01)
