@@ -136,7 +136,7 @@ class AdaGrad(_SquaredGradMethod):
         learning_rate = float(self.schedule(state.t))
         kernel = kernels.fused("adagrad", self.kernels)
         arrays = None if kernel is None else kernels.arrays_for(x, dx, state.grad_squared)
-        if arrays is None:
+        if kernel is None or arrays is None:
             self._step_numpy(x, dx, learning_rate, state)
         else:
             kernel(*arrays, *kernels.scalars(x.dtype, learning_rate, self.eps))
@@ -191,7 +191,7 @@ class RMSProp(_SquaredGradMethod):
         learning_rate = float(self.schedule(state.t))
         kernel = kernels.fused("rmsprop", self.kernels)
         arrays = None if kernel is None else kernels.arrays_for(x, dx, state.grad_squared)
-        if arrays is None:
+        if kernel is None or arrays is None:
             self._step_numpy(x, dx, learning_rate, state)
         else:
             decay_rate = self.decay_rate
@@ -279,13 +279,14 @@ class Adam(KernelChoice, Optimizer[AdamState]):
         kernel = kernels.fused(rule, self.kernels)
         arrays = (None if kernel is None
                   else kernels.arrays_for(x, dx, state.first_moment, state.second_moment))
-        if arrays is None:
+        if kernel is None or arrays is None:
             self._step_numpy(x, dx, learning_rate, t, state)
         else:
             beta1, beta2 = self.beta1, self.beta2
             if self.bias_correction:
-                coefficients = (learning_rate / (1 - beta1**t), beta1, 1 - beta1, beta2, 1 - beta2,
-                                1 - beta2**t, self.eps)
+                coefficients: tuple[float, ...] = (
+                    learning_rate / (1 - beta1**t), beta1, 1 - beta1, beta2, 1 - beta2,
+                    1 - beta2**t, self.eps)
             else:
                 coefficients = (learning_rate, beta1, 1 - beta1, beta2, 1 - beta2, self.eps)
             kernel(*arrays, *kernels.scalars(x.dtype, *coefficients))

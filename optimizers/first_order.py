@@ -93,7 +93,7 @@ class SGD(KernelChoice, Optimizer[SGDState]):
         learning_rate = float(self.schedule(state.t))
         kernel = kernels.fused("sgd", self.kernels)
         arrays = None if kernel is None else kernels.arrays_for(x, dx)
-        if arrays is None:
+        if kernel is None or arrays is None:
             self._step_numpy(x, dx, learning_rate)
         else:
             kernel(*arrays, *kernels.scalars(x.dtype, learning_rate))
@@ -145,7 +145,7 @@ class Momentum(_VelocityMethod):
         learning_rate = float(self.schedule(state.t))
         kernel = kernels.fused("momentum", self.kernels)
         arrays = None if kernel is None else kernels.arrays_for(x, dx, state.v)
-        if arrays is None:
+        if kernel is None or arrays is None:
             self._step_numpy(x, dx, learning_rate, state)
         else:
             kernel(*arrays, *kernels.scalars(x.dtype, learning_rate, self.rho))
@@ -199,7 +199,7 @@ class Nesterov(_VelocityMethod):
         learning_rate = float(self.schedule(state.t))
         kernel = kernels.fused("nesterov", self.kernels)
         arrays = None if kernel is None else kernels.arrays_for(x, dx, state.v)
-        if arrays is None:
+        if kernel is None or arrays is None:
             self._step_numpy(x, dx, learning_rate, state)
         else:
             rho = self.rho
