@@ -420,6 +420,9 @@ def run(
         "f_star": problem.f_star,
         "cost_model": cost_model(problem),
     }
+    kernel_path = _kernel_path(optimizer)
+    if kernel_path is not None:
+        meta["kernels"] = kernel_path
     if status == "diverged":
         meta["diverged_at"] = int(recorder.rows[-1][0])
         meta["diverged_because"] = reason
@@ -429,6 +432,18 @@ def run(
     if stepwise and getattr(optimizer, "average", None) is not None:
         x_avg = np.array(optimizer.average(state), dtype=x.dtype, copy=True)
     return RunResult(trace=trace, x=x, status=status, meta=meta, x_avg=x_avg, snapshots=kept)
+
+
+def _kernel_path(optimizer: Any) -> str | None:
+    """``"numba"`` or ``"numpy"``: the update path of an optimizer with fused kernels
+    (:mod:`optimizers.kernels`; an averaged optimizer's inner one), else None."""
+    inner = getattr(optimizer, "inner", None)
+    for candidate in (inner, optimizer):
+        if candidate is not None and hasattr(candidate, "with_kernels"):
+            from optimizers import kernels
+
+            return kernels.active(getattr(candidate, "kernels", None))
+    return None
 
 
 def _run_stepwise(problem, optimizer, state, x, steps, schedule, rng, counter, recorder,

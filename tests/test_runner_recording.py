@@ -172,3 +172,15 @@ def test_blas_controller_is_cached_and_limits_blas_during_a_run():
 
     optbench.run(Spy(), optimizers.get("sgd", lr=0.1), steps=2)
     assert seen and all(all(n == 1 for n in s.values()) for s in seen)
+
+
+def test_the_update_path_is_recorded_in_the_run_meta():
+    from optimizers import kernels
+
+    problem = DiagQuadratic()
+    adam = optimizers.get("adam")
+    assert optbench.run(problem, adam, steps=2).meta["kernels"] == kernels.active()
+    assert optbench.run(problem, adam.with_kernels("numpy"), steps=2).meta["kernels"] == "numpy"
+    averaged = optimizers.Averaged(optimizers.get("sgd", lr=0.1).with_kernels("numpy"))
+    assert optbench.run(problem, averaged, steps=2).meta["kernels"] == "numpy"
+    assert "kernels" not in optbench.run(problem, optimizers.get("newton"), steps=2).meta
