@@ -1,4 +1,7 @@
-"""Time one step of every stepwise optimizer on flat float64 vectors."""
+"""Time one step of every stepwise optimizer on flat float64 vectors (the default kernel
+path), and the fused kernels against the numpy reference in float64 and float32."""
+
+import importlib.util
 
 import numpy as np
 
@@ -48,3 +51,49 @@ class NewtonStep:
 
     def time_step(self, dim):
         self.opt.step(self.x.copy(), self.problem, self.state)
+
+
+# The fused kernels (optimizers/kernels.py) against the numpy reference -----------------
+
+#: The paths to time: the numpy reference always, numba's fused kernels where numba is
+#: installed (found without importing it: this module does no work at import).
+KERNEL_PATHS = ["numba", "numpy"] if importlib.util.find_spec("numba") else ["numpy"]
+FUSED = ["adam", "rmsprop", "adagrad", "momentum", "nesterov"]
+KERNEL_DIM = 1_000_000
+
+
+class KernelStep:
+    """One step at n = 1e6 on the fused numba kernel or the numpy reference, float64 or float32.
+
+    Set beside ``CopyBandwidth``: a fused adam step moves 7 arrays (reads x, g, m, v;
+    writes x, m, v), the others 5, a copy 2; ``benchmarks/peers.py`` turns these into
+    fractions of the copy bandwidth.
+    """
+
+    params = (FUSED, KERNEL_PATHS, ["float64", "float32"])
+    param_names = ["optimizer", "kernels", "dtype"]
+
+    def setup(self, name, path, dtype):
+        rng = np.random.default_rng(0)
+        self.opt = optimizers.get(name, **HYPER[name]).with_kernels(path)
+        self.x = rng.standard_normal(KERNEL_DIM).astype(dtype)
+        self.oracle = FixedGradient(rng.standard_normal(KERNEL_DIM).astype(dtype))
+        self.state = self.opt.init(self.x)
+        self.opt.step(self.x, self.oracle, self.state)  # compiles, or loads numba's cache
+
+    def time_step(self, name, path, dtype):
+        self.opt.step(self.x, self.oracle, self.state)
+
+
+class CopyBandwidth:
+    """``np.copyto`` of n = 1e6 elements: the memory-bandwidth yardstick of ``KernelStep``."""
+
+    params = [["float64", "float32"]]
+    param_names = ["dtype"]
+
+    def setup(self, dtype):
+        self.src = np.random.default_rng(0).standard_normal(KERNEL_DIM).astype(dtype)
+        self.dst = np.empty_like(self.src)
+
+    def time_copyto(self, dtype):
+        np.copyto(self.dst, self.src)
