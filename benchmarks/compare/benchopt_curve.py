@@ -53,8 +53,12 @@ column: only ``Solver.run``).
 
 Without ``--quick`` the script also times an informational second curve on which
 gradient descent does not converge (raw, unstandardized features; 26 points, up to
-27310 iterations), where benchopt's restarts cost about ``sum(points) / max(points)``
-(~3x) the iterations of one pass.
+18207 iterations), where benchopt's restarts cost about ``sum(points) / max(points)``
+(~3x) the iterations of one pass, while ``record_every=1`` costs ours one loss and
+gradient per step; a third side, in the same rounds, is ours with gradient descent
+recording only at the points (``run(..., record_every=max(points),
+snapshots=points)``, then the loss at each kept iterate), which is valid there
+because that run never stops early.
 """
 
 from __future__ import annotations
@@ -382,6 +386,8 @@ def measure_curve(params: Mapping[str, Any], n_points: int, rounds: int,
         **extra,
         "ours_seconds": ours_s,
         "benchopt_seconds": wall_s,
+        "ours_times": ours_t,
+        "benchopt_times": wall_t,
         "ratio": wall_s / ours_s,
         "ratio_per_round_median": med(b / a for a, b in zip(ours_t, wall_t)),
         "benchopt_start_imports_seconds": med(w - r for w, r in zip(wall_t, run_t)),
@@ -416,8 +422,10 @@ def measure(quick: bool) -> dict[str, Any]:
 
     Returns a dict with ``ours_seconds``, ``benchopt_seconds``, ``ratio`` (benchopt /
     ours, medians over rounds; the goal is >= 5), ``points``, ``benchopt_version``,
-    ``note`` and the details of :func:`measure_curve`.  Raises ImportError (with how
-    to build the environment) when benchopt is not importable.
+    ``note``, the per-round times ``ours_times`` and ``benchopt_times`` (for
+    ``benchmarks.peers.row(..., invert=True)``) and the details of :func:`measure_curve`.
+    Raises ImportError (with how to build the environment) when benchopt is not
+    importable.
     """
     _require_benchopt()
     result = measure_curve(MAIN_PROBLEM, MAIN_POINTS, rounds=3 if quick else 5)
