@@ -245,11 +245,21 @@ def _arms_1(budget: Budget) -> list[Arm]:
     return arms
 
 
-def _slope(kappas: np.ndarray, steps: np.ndarray) -> float:
-    """Least-squares slope of ``log(steps)`` on ``log(kappa)`` (NaN unless all finite > 0)."""
-    if not (np.isfinite(steps).all() and (steps > 0).all()):
-        return math.nan
-    return float(np.polyfit(np.log(kappas), np.log(steps), 1)[0])
+def _slopes(kappas: Sequence[float], steps: np.ndarray) -> np.ndarray:
+    """Least-squares slopes of ``log(steps)`` on ``log(kappa)``, one per row of ``steps``
+    (shape ``(..., len(kappas))``): ``sum (u - mean u)(v - mean v) / sum (u - mean u)^2``
+    with ``u = log kappa, v = log steps``.  A row with a ``+inf`` count (the target was not
+    reached: the count outgrew its budget) has slope ``+inf``; one with a NaN or
+    non-positive count NaN."""
+    steps = np.asarray(steps, dtype=float)
+    u = np.log(np.asarray(kappas, dtype=float))
+    u = u - u.mean()
+    bad = np.isnan(steps).any(axis=-1) | (steps <= 0).any(axis=-1)
+    unreached = np.isinf(steps).any(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = np.log(np.where(np.isfinite(steps) & (steps > 0), steps, 1.0))
+    slope = (v * u).sum(axis=-1) / (u * u).sum()
+    return np.where(bad, np.nan, np.where(unreached, np.inf, slope))
 
 
 def _stats_1(evidence: Evidence) -> dict[str, Any]:
@@ -283,13 +293,18 @@ def _stats_1(evidence: Evidence) -> dict[str, Any]:
         a, b = a[keep], b[keep]
         n = a.shape[0]
         if n >= 2:
-            slope_a, slope_b = _slope(ks, np.median(a, axis=0)), _slope(ks, np.median(b, axis=0))
+            slope_a = float(_slopes(ks, np.median(a, axis=0)))
+            slope_b = float(_slopes(ks, np.median(b, axis=0)))
             boot = rng.integers(0, n, size=(N_BOOT, n))
-            diffs = np.array([_slope(ks, np.median(a[i], axis=0)) - _slope(ks, np.median(b[i], axis=0))
-                              for i in boot])
-            finite = diffs[np.isfinite(diffs)]
-            if finite.size >= 0.9 * N_BOOT:
-                low, high = np.quantile(finite, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
+            with np.errstate(invalid="ignore"):
+                diffs = (_slopes(ks, np.median(a[boot], axis=1))
+                         - _slopes(ks, np.median(b[boot], axis=1)))
+            # Percentiles without interpolation (+-inf allowed); NaN (inf - inf) left out,
+            # and no interval if more than a tenth of the resamples have no difference.
+            defined = diffs[~np.isnan(diffs)]
+            if defined.size >= 0.9 * N_BOOT:
+                low = float(np.quantile(defined, (1 - LEVEL) / 2, method="lower"))
+                high = float(np.quantile(defined, (1 + LEVEL) / 2, method="higher"))
             else:
                 low = high = math.nan
             numbers.update(exponent_sgd=slope_a, exponent_momentum=slope_b,
@@ -789,10 +804,14 @@ def _figure_4(evidence: Evidence) -> "Figure":
                         color=colors.get(r, "k"), capsize=3, zorder=3)
         ax.axhline(1.0, color="0.5", linestyle=":", linewidth=1)
         ax.axhline(1.0 + MARGIN_4, color="0.3", linestyle="--", linewidth=1)
+        shown = [numbers[f"ratio[{_setting_4(k, r)}]_high"] for k, r in settings]
+        shown = [v for v in shown if math.isfinite(v)]
+        ax.set_ylim(0.0, 1.25 * max([1.0 + MARGIN_4, *shown]))
         ax.set_xticks(range(len(settings)), [_setting_4(k, r).replace(",", "\n") for k, r in settings],
                       fontsize=7)
         ax.set_ylabel("steps Nesterov / steps momentum")
-        style.note(ax, f"dashed: 1 + margin {MARGIN_4:g}\ndots: seeds; bars: median, 95% CI")
+        style.note(ax, f"dashed: 1 + margin {MARGIN_4:g}; dots: seeds; bars: median, 95% CI",
+                   loc="lower right")
         style.suptitle(fig, _title(4, "Nesterov vs momentum, same lr and rho"))
     return fig
 
