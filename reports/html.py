@@ -7,7 +7,10 @@ as base64 PNG images (:data:`DPI` dots per inch): inline SVG of contour maps and
 figures with hundreds of curves weighs megabytes, a PNG tens of kilobytes.  The
 page has no external CSS, scripts or fonts.
 
-Sections: a contents list; the overview (runs and their statuses, failed runs with
+Sections: a contents list; the claims, when the directory holds the verdicts of
+``optbench claims`` (a verdict table with a coloured badge per claim and a link to
+its figure, then each claim's statement, experiment, verdict and figure with its
+statistic: see :mod:`reports.claims`); the overview (runs and their statuses, failed runs with
 their error messages and tracebacks, diverged runs, run files that could not be
 read, the run configuration from the stored specs, the environment the runs were
 made in, flagged where runs differ, and the command that regenerates the page);
@@ -48,6 +51,9 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from optbench.claims import FAILS, HOLDS, INCONCLUSIVE
+
+from . import claims as claim_pages
 from .convergence import SUBOPT_FLOOR, convergence_figure
 from .nets import (
     UPDATE_RATIO_REFERENCE,
@@ -567,13 +573,90 @@ def _tuning_section(data: pd.DataFrame, table: pd.DataFrame, palette: Palette) -
     return sec
 
 
+def _badge(outcome: Any) -> dict[str, Any]:
+    """A verdict as a coloured badge (the outcome's text, escaped like any other)."""
+    return {"tag": "badge", "cls": claim_pages.BADGE_CLASSES.get(outcome, "unknown"),
+            "text": str(outcome)}
+
+
+def _claims_section(results: Results) -> _Section | None:
+    """The verdicts of ``optbench claims`` (results_dir/claims/verdicts.json), then each
+    claim's figure with its statistic; None when the directory has no verdicts."""
+    directory = results.directory
+    if directory is None or not claim_pages.has_verdicts(directory):
+        return None
+    sec = _Section("claims", "Claims")
+    entries, problem = claim_pages.read_verdicts(directory)
+    if problem is not None:
+        sec.add(_p(f"The claims' verdicts could not be read: {problem}", cls="warn"))
+        return sec
+    counts = Counter(str(e.get("outcome")) for e in entries)
+    tally = ", ".join(f"{counts[o]} {o}" for o in (HOLDS, FAILS, INCONCLUSIVE))
+    sec.add(_p(f"{_plural(len(entries), 'claim')} of the lecture tested by ", _code("optbench claims"),
+               f": {tally}. Each verdict comes from the statistic the claim states, over the "
+               "runs of its arms (every arm runs every seed of its budget), never from one run; "
+               "“does not hold” is a result "
+               "like the others, “inconclusive” "
+               "means the statistic could not decide (or the claim's code failed: see its note)."))
+    rows = []
+    anchors = [claim_pages.anchor(e, i) for i, e in enumerate(entries)]
+    for entry, ident in zip(entries, anchors):
+        number = entry.get("number")
+        rows.append([str(number) if number else "–",
+                     [str(entry.get("statement", "")), " ", _code(entry.get("key", ""))],
+                     str(entry.get("experiment", "")), str(entry.get("summary", "")),
+                     [_badge(entry.get("outcome"))], [_link(f"#{ident}", "figure")]])
+    sec.add(_table(["#", "claim", "experiment", "measured", "verdict", ""], rows,
+                   left=(1, 2, 3, 4)))
+    for entry, ident in zip(entries, anchors):
+        number = entry.get("number")
+        key = str(entry.get("key", ""))
+        sec.sub(ident, f"{number}. {key}" if number else key)
+        sec.add(_p(_strong(str(entry.get("statement", "")))),
+                _p("Experiment: ", str(entry.get("experiment", ""))),
+                _p("Verdict: ", _badge(entry.get("outcome")), " ", str(entry.get("summary", ""))))
+        budget = claim_pages.entry_budget(entry)
+        ids = claim_pages.run_ids(entry)
+        meta = (f"{'Quick' if budget.quick else 'Full'} budget, seeds "
+                f"{', '.join(map(str, budget.seeds)) or 'unknown'}; "
+                f"{_plural(sum(len(v) for v in ids.values()), 'run')} in "
+                f"{_plural(len(ids), 'arm')} ({', '.join(ids)}); optbench {entry.get('optbench', '?')}, "
+                f"finished {entry.get('finished', '?')}.")
+        sec.add(_p(meta, cls="meta"))
+        if entry.get("error"):
+            sec.add(_p(f"The claim's code failed, so it was not decided: {entry['error']}", cls="warn"))
+        failed = entry.get("failed_runs") or []
+        if failed:
+            sec.add(_p(f"{_plural(len(failed), 'run')} of this claim failed (see ",
+                       _link("#failed", "Failed runs"), ").", cls="warn"))
+        missing = claim_pages.missing_runs(entry, results.runs)
+        if missing:
+            sec.add(_p(f"{_plural(missing, 'run')} of this claim are no longer in the results "
+                       "directory; the figure shows the others.", cls="warn"))
+        if not ids:
+            continue
+        evidence = claim_pages.claim_evidence(entry, results.data, results.runs, directory)
+        draw, own = claim_pages.claim_figure(entry, evidence)
+        caption: list[Inline] = [f"Statistic: {entry.get('statistic', '')}."]
+        if not own:
+            caption.append(" The claim draws no figure of its own here (or it is not registered in "
+                           "this process: pass its module with --plugin), so this is each arm's "
+                           "median over seeds (band: interquartile range) of the suboptimality, or "
+                           "of the loss where the optimum is unknown, against steps.")
+        block = _figure(draw, caption, f"claim {key}")
+        sec.add(block or _p("No run of this claim has a trace to draw.", cls="warn"))
+    return sec
+
+
 def _sections(results: Results, command: str, target: float) -> list[_Section]:
     main = results.main
     labels = set(main["optimizer_label"].unique()) if not main.empty else set()
     tuning = sensitivity_table(results.data, "lr")
     labels |= set(tuning["color_key"])
     palette = Palette(labels)  # one colour per label, for every figure of the page
-    sections = [_overview(results, command)]
+    claims_section = _claims_section(results)
+    sections = [claims_section] if claims_section is not None else []
+    sections.append(_overview(results, command))
     if not main.empty:
         sec = _Section("profiles", "Across problems")
         sec.add(_figure(lambda: profiles_figure(main, palette=palette),

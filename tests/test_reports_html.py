@@ -344,3 +344,135 @@ def test_report_escapes_hostile_names_and_parameters(tmp_path):
     assert EVIL_NAME in page.h2  # the family section, titled with the name as written
     assert any(EVIL_NAME in t and EVIL_NOTE in t for t in page.chunks)  # the problem label
     assert f"t {EVIL_NOTE}" in page.text
+
+
+# --------------------------------------------------------------------------- the claims section
+
+from tests.test_claims_framework import FAILING, HOLDING, SEEDS, registry, toy  # noqa: E402,F401
+
+
+def _claims_page(results_dir, **kwargs):
+    raw = reports.build_report(results_dir, **kwargs).read_text(encoding="utf-8")
+    return raw, Page(raw)
+
+
+def _badges(raw: str) -> list[tuple[str, str]]:
+    import re
+
+    return re.findall(r"<span class='badge ([a-z]+)'>([^<]*)</span>", raw)
+
+
+@pytest.fixture
+def claims_dir(toy, tmp_path):  # noqa: F811
+    """A results directory with the toys' verdicts and one claim whose criterion raised."""
+    from optbench import claims
+    from optbench.claims.execute import run_claims
+
+    def broken(evidence):
+        raise RuntimeError("criterion exploded")
+
+    claims.register(claims.Claim(key="toy-broken", number=3, statement="A claim that breaks.",
+                                 experiment="the toys' runs", statistic="none", arms=toy.arms,
+                                 criterion=broken))
+    run_claims([HOLDING, FAILING, "toy-broken"], tmp_path, quick=True, seeds=SEEDS)
+    return tmp_path
+
+
+def test_report_opens_with_the_claims_verdict_table(claims_dir):
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="optbench report: figure")
+        raw, page = _claims_page(claims_dir)
+    assert_self_contained(page, raw)
+    assert page.h2[:3] == ["Contents", "Claims", "Overview"]
+    assert page.nav_links[0] == "#claims"
+    # one table row per claim, numbered claims first: number, statement, key, summary, badge, link
+    start = raw.index("<h2 id='claims'>")
+    table = raw[start:raw.index("</table>", start)]
+    rows = table.split("<tr>")[2:]
+    assert len(rows) == 3
+    assert "<td class=''>3</td>" in rows[0] and "A claim that breaks." in rows[0]
+    assert "<code>toy-momentum-faster</code>" in rows[1] and "<code>toy-sgd-faster</code>" in rows[2]
+    assert "median final subopt ratio momentum/sgd = 0.14" in rows[1]
+    assert "not decided: criterion: RuntimeError: criterion exploded" in rows[0]
+    assert _badges(table) == [("inconclusive", "inconclusive"), ("holds", "holds"),
+                              ("fails", "does not hold")]
+    for key, row in zip(["toy-broken", HOLDING, FAILING], rows):
+        assert f"href='#claim-{key}'" in row
+        assert f"claim-{key}" in page.ids
+    assert "1 holds, 1 does not hold, 1 inconclusive" in page.text
+    assert "The claim's code failed, so it was not decided" in page.text
+    # each claim's figure below its anchor
+    section = raw[raw.index("<h2 id='claims'>"):raw.index("<h2 id='overview'>")]
+    parts = {key: section[section.index(f"<h3 id='claim-{key}'>"):] for key in
+             ("toy-broken", HOLDING, FAILING)}
+    for key, part in parts.items():
+        part = part[:part.find("<h3", 4) if part.find("<h3", 4) > 0 else None]
+        assert f"<img alt='claim {key}' src='data:image/png;base64," in part, key
+        assert "Statistic: " in part
+        parts[key] = part
+    # the registered claim with a figure draws its own; the others get their arms' curves
+    assert "draws no figure of its own" not in parts[FAILING]
+    assert "draws no figure of its own" in parts[HOLDING]
+    assert "Quick budget, seeds 0, 1, 2; 6 runs in 2 arms (sgd, momentum)" in parts[HOLDING]
+
+
+def test_a_claim_figure_that_fails_is_a_message(claims_dir):
+    from dataclasses import replace
+
+    from optbench import claims
+
+    def bad_figure(evidence):
+        raise ValueError("no figure today")
+
+    claims.register(replace(claims.get(FAILING), figure=bad_figure), replace=True)
+    with pytest.warns(RuntimeWarning, match="claim toy-sgd-faster"):
+        raw, page = _claims_page(claims_dir)
+    assert "could not be drawn: ValueError('no figure today')" in page.text
+    assert_self_contained(page, raw)
+    assert f"<img alt='claim {HOLDING}'" in raw  # the other claims keep theirs
+
+
+def test_an_unregistered_claim_gets_its_arms_curves_and_missing_runs_are_said(claims_dir):
+    from optbench import claims
+    from optbench.claims.execute import load_verdicts
+
+    claims.unregister(FAILING)
+    entry = next(e for e in load_verdicts(claims_dir) if e["key"] == FAILING)
+    (claims_dir / f"{entry['runs']['sgd'][0]}.parquet").unlink()
+    raw, page = _claims_page(claims_dir)
+    part = raw[raw.index(f"<h3 id='claim-{FAILING}'>"):]
+    assert f"<img alt='claim {FAILING}'" in part and "draws no figure of its own" in part
+    assert "1 run of this claim are no longer in the results directory" in page.text
+
+
+def test_the_claims_section_escapes_hostile_text(claims_dir):
+    import json
+
+    path = claims_dir / "claims" / "verdicts.json"
+    document = json.loads(path.read_text())
+    entry = document["claims"][0]
+    entry.update(statement=EVIL_NAME, experiment=EVIL_NOTE, summary=f"ratio {EVIL_NOTE}",
+                 statistic=EVIL_NAME, outcome="<b>holds</b>", key="x' onmouseover='alert(1)")
+    path.write_text(json.dumps(document))
+    raw, page = _claims_page(claims_dir)
+    assert "<script" not in raw and "<img src=x onerror" not in raw and "<b>holds" not in raw
+    assert "onmouseover='alert" not in raw
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in raw and "&lt;img src=x onerror=alert(1)&gt;" in raw
+    assert ("unknown", "&lt;b&gt;holds&lt;/b&gt;") in _badges(raw)
+    assert_self_contained(page, raw)  # the odd key's figure link still lands (claim-0)
+    assert "#claim-0" in page.hrefs and "claim-0" in page.ids
+    assert page.tags.count("img") == len(page.srcs)
+    assert any(EVIL_NAME in t for t in page.chunks) and any(EVIL_NOTE in t for t in page.chunks)
+
+
+def test_an_unreadable_verdicts_file_is_said_and_the_page_still_builds(claims_dir):
+    (claims_dir / "claims" / "verdicts.json").write_text("{broken")
+    raw, page = _claims_page(claims_dir)
+    assert "Claims" in page.h2 and "could not be read" in page.text
+    assert "Overview" in page.h2
+    assert_self_contained(page, raw)
+
+
+def test_no_claims_section_without_verdicts(built):
+    _, raw, page = built
+    assert "Claims" not in page.h2 and "#claims" not in page.nav_links and "class='badge" not in raw

@@ -1,0 +1,114 @@
+"""The claims of a results directory: their verdicts, evidence and figures.
+
+``optbench claims`` writes ``results_dir/claims/verdicts.json`` (see
+:mod:`optbench.claims.execute`).  The report reads it with :func:`read_verdicts`,
+rebuilds each claim's :class:`~optbench.claims.Evidence` from the stored runs whose
+ids the entry lists per arm (:func:`claim_evidence`, no run is repeated) and draws
+:func:`claim_figure`: the claim's own ``figure(evidence)`` when the claim is
+registered in this process and has one, else :func:`arms_figure`, the median
+convergence of each arm.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Callable
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from optbench.claims import FAILS, HOLDS, INCONCLUSIVE, Budget, Evidence
+from optbench.claims.execute import build_evidence, load_tables, load_verdicts, verdicts_path
+
+from .convergence import convergence_figure
+
+#: CSS class of each verdict's badge (an outcome that is none of these gets "unknown").
+BADGE_CLASSES = {HOLDS: "holds", FAILS: "fails", INCONCLUSIVE: "inconclusive"}
+
+_SAFE_KEY = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+def has_verdicts(results_dir: str | os.PathLike | None) -> bool:
+    """Whether ``results_dir`` holds a verdicts file."""
+    return results_dir is not None and verdicts_path(results_dir).is_file()
+
+
+def read_verdicts(results_dir: str | os.PathLike) -> tuple[list[dict[str, Any]], str | None]:
+    """``(entries, problem)``: the verdicts file's entries, or ``([], reason)`` when it
+    cannot be read (the report says so instead of failing)."""
+    try:
+        return load_verdicts(results_dir), None
+    except (OSError, ValueError) as err:
+        return [], str(err)
+
+
+def anchor(entry: dict[str, Any], index: int) -> str:
+    """The page id of a claim's figure: ``claim-<key>`` (``claim-<index>`` for a key
+    that is not lower-case words and dashes, as in a hand-edited file)."""
+    key = str(entry.get("key", ""))
+    return f"claim-{key}" if _SAFE_KEY.match(key) else f"claim-{index}"
+
+
+def run_ids(entry: dict[str, Any]) -> dict[str, list[str]]:
+    """``{arm: [run id, ...]}`` of an entry (empty when it has none)."""
+    runs = entry.get("runs")
+    if not isinstance(runs, dict):
+        return {}
+    return {str(arm): [str(r) for r in ids] for arm, ids in runs.items() if isinstance(ids, list)}
+
+
+def entry_budget(entry: dict[str, Any]) -> Budget:
+    """The :class:`Budget` an entry ran with (the default one where it is unreadable)."""
+    budget = entry.get("budget") if isinstance(entry.get("budget"), dict) else {}
+    quick = bool(budget.get("quick", False))
+    try:
+        return Budget(quick=quick, seeds=tuple(int(s) for s in budget.get("seeds") or ()))
+    except (TypeError, ValueError):
+        return Budget.default(quick=quick)
+
+
+def claim_evidence(entry: dict[str, Any], data: pd.DataFrame, runs: pd.DataFrame,
+                   results_dir: str | os.PathLike) -> Evidence:
+    """The claim's evidence from stored results: the rows of ``data`` (``optbench.load``)
+    and ``runs`` (``store.runs``) of the runs listed per arm, and its measure tables."""
+    arm_of = {rid: arm for arm, ids in run_ids(entry).items() for rid in ids}
+    key = str(entry.get("key", ""))
+    tables = load_tables(results_dir, key) if _SAFE_KEY.match(key) else {}
+    return build_evidence(data, runs, arm_of, tables, entry_budget(entry))
+
+
+def missing_runs(entry: dict[str, Any], runs: pd.DataFrame) -> int:
+    """How many of the entry's runs are not in the results directory any more."""
+    listed = {rid for ids in run_ids(entry).values() for rid in ids}
+    stored = set(runs["run_id"]) if "run_id" in runs else set()
+    return len(listed - stored)
+
+
+def arms_figure(evidence: Evidence) -> Figure | None:
+    """Median and interquartile band over seeds of each arm's suboptimality (or loss)
+    against steps, one panel per problem (None without trace rows)."""
+    trace = evidence.trace
+    if trace.empty:
+        return None
+    return convergence_figure(trace.assign(optimizer_label=trace["arm"].astype(str)), "step")
+
+
+def claim_figure(entry: dict[str, Any], evidence: Evidence) -> tuple[Callable[[], Any], bool]:
+    """``(draw, own)``: a function that draws the claim's figure, and whether it is the
+    claim's own (``claim.figure``) rather than :func:`arms_figure`."""
+    from optbench import claims
+
+    key = str(entry.get("key", ""))
+    claim = None
+    if key in claims.names():
+        claim = claims.get(key)
+    if claim is not None and claim.figure is not None:
+        return (lambda: claim.figure(evidence)), True
+    return (lambda: arms_figure(evidence)), False
+
+
+__all__ = [
+    "BADGE_CLASSES", "anchor", "arms_figure", "claim_evidence", "claim_figure", "entry_budget",
+    "has_verdicts", "missing_runs", "read_verdicts", "run_ids",
+]
