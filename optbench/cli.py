@@ -82,6 +82,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .study import import_plugins
 
     import_plugins(args.plugin)
+    if args.suite == "claims" and not Path(args.suite).is_file():
+        raise UsageError("'claims' is not a suite: run the lecture's claims with 'optbench claims' "
+                         "(see 'optbench claims --help')")
     suite = load_suite(args.suite)
     validate(suite)
     out = Path(args.out) if args.out else Path("results") / suite.name
@@ -176,9 +179,84 @@ def _tune_suite(suite, out: Path, args: argparse.Namespace):
     return order, errors
 
 
+def _claim_rows(results) -> list[tuple[str, str, str, str]]:
+    return [(str(r.claim.number or "-"), r.key, r.outcome, r.verdict.summary) for r in results]
+
+
+def _verdict_table(rows: list[tuple[str, str, str, str]]) -> str:
+    """``  #  claim  verdict  summary`` with the summary wrapped under its column."""
+    import textwrap
+
+    header = ("#", "claim", "verdict", "summary")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
+    indent = sum(widths) + 2 * 3 + 2
+    lines = []
+    for row in [header, *rows]:
+        lead = "  " + "  ".join(f"{row[i]:>{widths[i]}}" if i == 0 else f"{row[i]:<{widths[i]}}"
+                                for i in range(3)) + "  "
+        summary = textwrap.wrap(row[3], width=max(110 - indent, 40)) or [""]
+        lines.append(lead + summary[0])
+        lines.extend(" " * indent + more for more in summary[1:])
+    return "\n".join(lines)
+
+
+def cmd_claims(args: argparse.Namespace) -> int:
+    """``optbench claims``: list the claims, or run them and print their verdicts."""
+    from .claims import OUTCOMES, Budget
+    from .claims.execute import DEFAULT_RESULTS, run_claims, select, verdicts_path
+    from .study import import_plugins
+
+    import_plugins(args.plugin)  # user claims exist before they are selected
+    selected = select(args.only)
+    Budget.default(args.quick, args.seeds)  # bad seeds: one line, before anything is said
+    if args.list:
+        out = sys.stdout
+        out.write(f"claims ({len(selected)}):\n")
+        for claim in selected:
+            out.write(f"  {claim.number or '-':>2}  {claim.key}\n")
+            for label, text in (("", claim.statement), ("experiment: ", claim.experiment),
+                                ("statistic: ", claim.statistic)):
+                out.write(_wrapped(label + text, "        ") + "\n")
+        return EXIT_OK
+    out_dir = Path(args.out) if args.out else DEFAULT_RESULTS
+    progress = None if args.quiet else (lambda n, stage: Progress(n, label=stage))
+    if not args.quiet:
+        sys.stderr.write(f"optbench: {len(selected)} claims{' (quick)' if args.quick else ''} "
+                         f"into {out_dir} ({args.executor}, jobs={args.jobs})\n")
+    results = run_claims([c.key for c in selected], out_dir, quick=args.quick, seeds=args.seeds,
+                         jobs=args.jobs, executor=args.executor, scheduler=args.scheduler,
+                         progress=progress, plugins=tuple(args.plugin))
+    sys.stdout.write(_verdict_table(_claim_rows(results)) + "\n")
+    counts = ", ".join(f"{sum(r.outcome == o for r in results)} {o}" for o in OUTCOMES)
+    sys.stdout.write(f"\n{counts}\nresults:  {out_dir}\nverdicts: {verdicts_path(out_dir)}\n")
+    if args.report:
+        from reports import build_report
+
+        report = build_report(out_dir, Path(args.report), title="optbench: claims",
+                              command=f"optbench report {shlex.quote(str(out_dir))}"
+                              + "".join(f" --plugin {shlex.quote(m)}" for m in args.plugin))
+        sys.stdout.write(f"report:   {report}\n")
+    broken = [r for r in results if r.error]
+    failed_runs = [(r.key, rid) for r in results for rid in r.failed_runs]
+    for r in broken:
+        sys.stderr.write(f"optbench: claim {r.key} not decided: {r.error}\n")
+    for key, rid in dict.fromkeys(failed_runs):
+        sys.stderr.write(f"optbench: claim {key}: run {rid} failed (status error)\n")
+    return EXIT_FAILED if broken or failed_runs else EXIT_OK
+
+
+def _wrapped(text: str, indent: str) -> str:
+    import textwrap
+
+    return textwrap.fill(text, width=100, initial_indent=indent, subsequent_indent=indent)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from reports import build_report
 
+    from .study import import_plugins
+
+    import_plugins(args.plugin)  # claims registered there draw their own figures
     directory = Path(args.dir)
     if not directory.is_dir():
         raise UsageError(f"results directory not found: {directory}")
@@ -288,7 +366,8 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     """The arguments ``run`` and ``tune`` share."""
     p.add_argument("suite", nargs="?", default="quick",
                    help="a TOML suite file or a built-in suite "
-                   f"({', '.join(builtin_names())}); default quick")
+                   f"({', '.join(builtin_names())}); default quick. The lecture's claims are "
+                   "not a suite: 'optbench claims' runs them")
     p.add_argument("--out", metavar="DIR", help="results directory (default results/SUITE_NAME)")
     p.add_argument("--jobs", type=_jobs, default=1, metavar="N",
                    help="parallel runs; N > 1 uses a local process pool (default 1)")
@@ -333,9 +412,45 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _run_options(p)
     p.set_defaults(func=cmd_run)
+    p = sub.add_parser(
+        "claims",
+        help="run the lecture's claims as experiments and print a verdict for each",
+        description="Run each claim's experiment (its arms: seeded runs, stored like any "
+        "study and shared between claims, all in one study on --jobs workers), apply its "
+        "criterion and print a verdict per claim: holds, does not hold, or inconclusive. "
+        "Runs already stored in --out are reused, so an interrupted run resumes. Verdicts "
+        "go to --out/claims/verdicts.json (a claim's entry is replaced, the others kept), "
+        "measured tables to --out/claims/KEY/. Exit 1 when a claim could not be decided "
+        "(its code raised) or a run failed, after all the others were.",
+        epilog="'optbench run claims' points here: the claims are not a suite.",
+    )
+    p.add_argument("--quick", action="store_true",
+                   help="the smaller experiments (CI size; seeds 0-4 unless --seeds)")
+    p.add_argument("--only", nargs="+", action="extend", metavar="KEY",
+                   help="run (or --list) only these claims; repeatable")
+    p.add_argument("--seeds", nargs="+", type=int, metavar="SEED",
+                   help="run seeds of every arm, at least 2 distinct (default 0-7; 0-4 with --quick)")
+    p.add_argument("--out", metavar="DIR",
+                   help="results directory (default results/claims, as 'run' uses results/SUITE)")
+    p.add_argument("--jobs", type=_jobs, default=1, metavar="N",
+                   help="parallel runs; N > 1 uses a local process pool (default 1)")
+    p.add_argument("--executor", choices=("serial", "process", "dask"), default=None,
+                   help="as for 'run' (default: serial for --jobs 1, process otherwise)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="dask scheduler address (tcp://host:8786); implies --executor dask")
+    p.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                   help="import MODULE first, here and in every worker (it registers claims "
+                   "with optbench.claims.register, or problems and optimizers); repeatable")
+    p.add_argument("--report", metavar="FILE", help="also write the HTML report of --out to FILE")
+    p.add_argument("--list", action="store_true",
+                   help="list the claims (number, key, statement, experiment) and run nothing")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=cmd_claims)
     p = sub.add_parser("report", help="write the HTML report of a results directory")
     p.add_argument("dir", metavar="DIR", help="results directory")
     p.add_argument("--out", metavar="FILE", help="output file (default DIR/report.html)")
+    p.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                   help="import MODULE first (user claims registered there draw their figures)")
     p.set_defaults(func=cmd_report)
     p = sub.add_parser(
         "ensemble",
