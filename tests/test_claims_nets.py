@@ -1,0 +1,360 @@
+"""Claims 10-14 (optbench.claims.nets): arms, criteria on hand-built evidence, figures,
+and the quick experiments' verdicts on two seed sets."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from optbench.claims import FAILS, HOLDS, INCONCLUSIVE, Budget, Evidence, nets
+from optbench.claims.execute import collect
+
+QUICK = Budget.default(quick=True)
+FULL = Budget.default()
+OTHER = Budget.default(quick=True, seeds=(10, 11, 12, 13, 14))
+CLAIMS = {c.key: c for c in nets.CLAIMS}
+
+
+# ------------------------------------------------------------------ hand-built evidence
+
+
+def evidence(rows: list[dict], budget: Budget = QUICK, tables: dict | None = None,
+             errors: int = 0) -> Evidence:
+    """Evidence from final-row dicts (``arm``, ``seed``, ``loss``... ; ``step`` defaults to
+    the last step 10; rows with the same ``run_id`` are one run's trace)."""
+    trace = pd.DataFrame(rows)
+    if trace.empty:
+        trace = pd.DataFrame(columns=["run_id", "arm", "seed", "step", "loss", "status"])
+    if "run_id" not in trace:
+        trace["run_id"] = [f"r{i}" for i in range(len(trace))]
+    if "step" not in trace:
+        trace["step"] = 10
+    if "status" not in trace:
+        trace["status"] = "max_steps"
+    runs = trace.groupby("run_id").agg(arm=("arm", "first"), status=("status", "first")).reset_index()
+    extra = pd.DataFrame({"run_id": [f"err{i}" for i in range(errors)], "arm": "x", "status": "error"})
+    runs = pd.concat([runs, extra], ignore_index=True)
+    return Evidence(trace=trace, runs=runs, tables=tables or {}, budget=budget)
+
+
+def noisy(rng: np.random.Generator, centre: float, spread: float = 0.1) -> float:
+    return float(centre * np.exp(spread * rng.standard_normal()))
+
+
+# ------------------------------------------------------------------------------ arms
+
+
+@pytest.mark.parametrize("claim", nets.CLAIMS, ids=lambda c: c.key)
+def test_arms_well_formed(claim):
+    for budget in (QUICK, FULL):
+        arms = claim.arms(budget)
+        ids = [spec.run_id() for arm in arms for spec in arm.specs]
+        assert len(ids) == len(set(ids))
+        assert len({arm.name for arm in arms}) == len(arms)
+        for arm in arms:
+            seeds = {spec.seed for spec in arm.specs}
+            assert len(seeds) >= 2, arm.name
+            assert set(budget.seeds) <= seeds, arm.name
+    work = {b: sum(s.steps for a in claim.arms(b) for s in a.specs) for b in (QUICK, FULL)}
+    assert work[QUICK] < work[FULL]
+
+
+def test_claims_numbered_in_order_with_text():
+    assert [c.number for c in nets.CLAIMS] == [10, 11, 12, 13, 14]
+    for claim in nets.CLAIMS:
+        assert claim.figure is not None
+        assert len(claim.statistic) > 100 and len(claim.experiment) > 100
+
+
+def test_norm_tuning_seeds_are_not_evaluation_seeds():
+    tune = nets.tune_seeds(QUICK)
+    assert len(tune) == 2 and not set(tune) & set(QUICK.seeds)
+
+
+def test_search_arms_same_budget_and_fewer_grid_lrs():
+    grid, random = nets.search_arms(QUICK)
+    assert len(grid.specs) == len(random.specs) == nets.SEARCH_TRIALS * len(QUICK.seeds)
+    seed0 = [s for s in grid.specs if s.seed == 0]
+    assert len({s.optimizer_params["lr"] for s in seed0}) == 3
+    seed0 = [s for s in random.specs if s.seed == 0]
+    assert len({s.optimizer_params["lr"] for s in seed0}) == nets.SEARCH_TRIALS
+
+
+# ------------------------------------------------------------------------- helpers
+
+
+def test_ratio_divergence_convention():
+    r = nets._ratio(np.array([1.0, np.inf, 2.0, np.inf]), np.array([2.0, 1.0, np.inf, np.inf]))
+    assert r[0] == 0.5 and r[1] == np.inf and r[2] == 0.0 and math.isnan(r[3])
+
+
+def test_side_rule():
+    assert nets._side(0.2, 0.9, 1.0, "below") == HOLDS
+    assert nets._side(1.1, 3.0, 1.0, "below") == FAILS
+    assert nets._side(0.5, 1.5, 1.0, "below") == INCONCLUSIVE
+    assert nets._side(math.nan, 0.5, 1.0, "below") == INCONCLUSIVE
+    assert nets._side(0.1, 0.3, 0.0, "above") == HOLDS
+
+
+def test_final_values_diverged_is_inf_and_failed_counted():
+    ev = evidence([{"arm": "a", "seed": 0, "loss": 1.0},
+                   {"arm": "a", "seed": 1, "loss": 5.0, "status": "diverged"},
+                   {"arm": "a", "seed": 2, "loss": np.nan}], errors=2)
+    values = nets.final_values(ev).set_index("seed")["value"]
+    assert values[0] == 1.0 and values[1] == np.inf and values[2] == np.inf
+    assert nets.failed(ev) == 2
+
+
+# ----------------------------------------------------------------- claim 10 criterion
+
+
+def init_evidence(shape: str, losses: str, seed: int = 0) -> Evidence:
+    rng = np.random.default_rng(seed)
+    seeds = QUICK.seeds
+    act = []
+    for init in nets.INIT_SCHEMES:
+        for s in seeds:
+            for layer in range(1, 5):
+                if init == "small":
+                    std, sat = 0.05 * 0.05 ** layer, 0.0
+                elif init == "large":
+                    std, sat = 0.93, 0.6
+                else:
+                    std, sat = 0.5, 0.01
+                if shape == "xavier-saturates" and init == "xavier":
+                    std, sat = 0.93, 0.6
+                act.append({"init": init, "seed": s, "layer": layer, "std": std, "frac_saturated": sat})
+    rows = []
+    for init in nets.INIT_SCHEMES:
+        for s in seeds:
+            good = init in nets.INIT_GOOD
+            if losses == "clear":
+                centre = 0.1 if good else 2.0
+            else:  # "mixed": no systematic difference
+                centre = 1.0
+            rows.append({"arm": init, "seed": s, "loss": noisy(rng, centre, 0.5)})
+    return evidence(rows, tables={"activations": pd.DataFrame(act)})
+
+
+def test_init_criterion_outcomes():
+    assert nets.init_criterion(init_evidence("expected", "clear")).outcome == HOLDS
+    assert nets.init_criterion(init_evidence("xavier-saturates", "clear")).outcome == FAILS
+    mixed = nets.init_criterion(init_evidence("expected", "mixed"))
+    assert mixed.outcome == INCONCLUSIVE
+
+
+def test_init_criterion_rule_and_numbers():
+    verdict = nets.init_criterion(init_evidence("expected", "clear"))
+    n = verdict.numbers
+    assert n["share_vanish_small"] == 1.0 and n["share_saturate_large"] == 1.0
+    assert n["ratio_xavier_small_high"] < 1.0
+    # the losses' wrong way round: a good init that learns worse does not hold
+    ev = init_evidence("expected", "clear")
+    ev.trace["loss"] = ev.trace.apply(
+        lambda r: r["loss"] * (100.0 if r["arm"] == "xavier" else 1.0), axis=1)
+    assert nets.init_criterion(ev).outcome == FAILS
+    assert nets.init_criterion(evidence([], tables={})).outcome == INCONCLUSIVE
+
+
+# ----------------------------------------------------------------- claim 11 criterion
+
+
+def norm_evidence(effect: str, seed: int = 0, kappa=(1e7, 100.0)) -> Evidence:
+    rng = np.random.default_rng(seed)
+    seeds = nets.tune_seeds(QUICK) + QUICK.seeds
+    rows = []
+    rid = 0
+    for (family, condition) in nets.NORM_CONDITIONS:
+        lrs = nets.NORM_LRS[family]
+        best = 2 if condition == "raw" else len(lrs) - 2
+        for j, lr in enumerate(lrs):
+            for s in seeds:
+                level = {"clear": 0.01 if condition == "standardized" else 0.5,
+                         "reverse": 0.5 if condition == "standardized" else 0.01,
+                         "mixed": 0.1}[effect]
+                value = noisy(rng, level * 10.0 ** abs(j - best), 0.6)
+                arm = f"{family}/{condition}/{nets._lr_name(lr)}"
+                run = f"n{rid}"
+                rid += 1
+                base = {"run_id": run, "arm": arm, "seed": s, "optimizer.lr": lr, "status": "max_steps"}
+                rows.append({**base, "step": 0, "loss": 1.0, "subopt": 1.0})
+                rows.append({**base, "step": 10, "loss": value, "subopt": value})
+    hess = pd.DataFrame({"condition": ["raw", "standardized"], "kappa": list(kappa)})
+    return evidence(rows, tables={"hessian": hess})
+
+
+def test_norm_criterion_outcomes():
+    good = nets.norm_criterion(norm_evidence("clear"))
+    assert good.outcome == HOLDS
+    assert good.numbers["kappa_ratio"] == pytest.approx(1e5)
+    assert nets.norm_criterion(norm_evidence("reverse")).outcome == FAILS
+    assert nets.norm_criterion(norm_evidence("mixed")).outcome == INCONCLUSIVE
+    # a Hessian that normalisation does not improve refutes the sensitivity half
+    assert nets.norm_criterion(norm_evidence("clear", kappa=(100.0, 200.0))).outcome == FAILS
+
+
+def test_select_lr_uses_tuning_seeds_and_skips_diverged():
+    values = pd.DataFrame({
+        "lr": [0.1, 0.1, 1.0, 1.0, 0.01, 0.01, 0.1, 1.0],
+        "seed": [1000, 1001, 1000, 1001, 1000, 1001, 0, 0],
+        "value": [0.2, 0.3, 0.05, np.inf, 0.5, 0.4, 5.0, 0.001],
+    })
+    assert nets.select_lr(values, [1000, 1001]) == 0.1  # 1.0 diverged once; eval seed 0 ignored
+    assert math.isnan(nets.select_lr(values, [7]))
+
+
+# ----------------------------------------------------------------- claim 12 criterion
+
+
+def test_trainable_width():
+    lrs = (0.01, 0.1, 1.0)
+    values = np.array([[1.0, 0.1, np.inf], [1.0, 0.2, 0.3], [np.nan, 0.1, np.inf]])
+    assert nets.trainable_width(values, lrs, 0.5) == pytest.approx(1.0)
+    assert nets.trainable_width(values, lrs, 2.0) == pytest.approx(2.0)
+    half = (0.01, 10 ** -1.5, 0.1)
+    assert nets.trainable_width(values, half, 0.5) == pytest.approx(0.5)
+
+
+def bn_evidence(effect: str, seed: int = 0) -> Evidence:
+    rng = np.random.default_rng(seed)
+    lrs = nets.bn_lrs(QUICK)
+    rows = []
+    for kind in ("plain", "batchnorm"):
+        wide = {"clear": kind == "batchnorm", "none": False, "mixed": None}[effect]
+        for j, lr in enumerate(lrs):
+            for s in QUICK.seeds:
+                good = 3 <= j <= 4 or (wide and j in (2, 5))
+                if effect == "mixed" and kind == "batchnorm" and j in (2, 5):
+                    good = rng.random() < 0.5  # batch norm wider on about half the seeds
+                loss = noisy(rng, 0.1 if good else 0.9, 0.2)
+                status = "diverged" if j == len(lrs) - 1 else "max_steps"
+                rows.append({"arm": f"{kind}/{nets._lr_name(lr)}", "seed": s, "loss": loss,
+                             "status": status})
+    return evidence(rows)
+
+
+def test_bn_criterion_outcomes():
+    clear = nets.bn_criterion(bn_evidence("clear"))
+    assert clear.outcome == HOLDS
+    assert clear.numbers["width_diff"] == pytest.approx(1.0)
+    assert clear.numbers["diverged_plain"] == len(QUICK.seeds)
+    assert nets.bn_criterion(bn_evidence("none")).outcome == FAILS
+    assert nets.bn_criterion(bn_evidence("mixed", seed=0)).outcome == INCONCLUSIVE
+
+
+# ----------------------------------------------------------------- claim 13 criterion
+
+
+def ens_table(gains: dict[str, list[float]]) -> pd.DataFrame:
+    rows = []
+    for i, rep in enumerate(QUICK.seeds):
+        single = 0.95
+        rows += [
+            {"replicate": rep, "model": f"single seed={rep}", "kind": "single",
+             "val_acc": single, "val_loss": 0.2},
+            {"replicate": rep, "model": "median single", "kind": "summary",
+             "val_acc": single, "val_loss": 0.2},
+            {"replicate": rep, "model": "independent ensemble", "kind": "ensemble",
+             "val_acc": single + gains["independent"][i], "val_loss": 0.15},
+            {"replicate": rep, "model": "snapshot ensemble", "kind": "ensemble",
+             "val_acc": single + gains["snapshot"][i], "val_loss": 0.18},
+            {"replicate": rep, "model": "polyak average decay=0.995", "kind": "average",
+             "val_acc": single + gains["polyak"][i], "val_loss": 0.25},
+        ]
+    return pd.DataFrame(rows)
+
+
+def test_ens_criterion_outcomes():
+    up = [0.004, 0.006, 0.002, 0.008, 0.004]
+    down = [-0.004, -0.002, -0.006, -0.004, -0.002]
+    mixed = [0.004, -0.004, 0.002, -0.002, 0.0]
+    holds = nets.ens_criterion(evidence([], tables={"ensembles": ens_table(
+        {"independent": up, "snapshot": up, "polyak": up})}))
+    assert holds.outcome == HOLDS
+    assert holds.numbers["independent_gain"] == pytest.approx(np.mean(up))
+    fails = nets.ens_criterion(evidence([], tables={"ensembles": ens_table(
+        {"independent": up, "snapshot": up, "polyak": down})}))
+    assert fails.outcome == FAILS
+    assert fails.numbers["independent_holds"] == 1.0 and fails.numbers["polyak_holds"] == 0.0
+    assert "polyak" in fails.summary and "does not hold" in fails.summary
+    unclear = nets.ens_criterion(evidence([], tables={"ensembles": ens_table(
+        {"independent": up, "snapshot": mixed, "polyak": up})}))
+    assert unclear.outcome == INCONCLUSIVE
+    assert nets.ens_criterion(evidence([])).outcome == INCONCLUSIVE
+
+
+# ----------------------------------------------------------------- claim 14 criterion
+
+
+def search_evidence(effect: str, seed: int = 0, random_distinct: int = 9) -> Evidence:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in QUICK.seeds:
+        for arm in ("grid", "random"):
+            lrs = [1e-5, 1e-2, 10.0] if arm == "grid" else list(np.geomspace(1e-4, 1.0, random_distinct))
+            trials = [(lr, b2) for lr in lrs for b2 in (0.99, 0.995, 0.9999)]
+            if arm == "random":
+                trials = [(lrs[i % len(lrs)], 0.99 + 0.001 * i) for i in range(9)]
+            for lr, b2 in trials:
+                level = {"clear": 0.01 if arm == "random" else 0.1,
+                         "reverse": 0.1 if arm == "random" else 0.01,
+                         "mixed": 0.05}[effect]
+                value = noisy(rng, level, 1.0) * (1 + abs(np.log10(lr) + 1))
+                status = "diverged" if lr == 10.0 else "max_steps"
+                rows.append({"arm": arm, "seed": s, "optimizer.lr": lr, "optimizer.beta2": b2,
+                             "loss": value, "subopt": value, "status": status})
+    return evidence(rows)
+
+
+def test_search_criterion_outcomes():
+    holds = nets.search_criterion(search_evidence("clear"))
+    assert holds.outcome == HOLDS
+    assert holds.numbers["distinct_random"] == 9 and holds.numbers["distinct_grid"] == 3
+    assert nets.search_criterion(search_evidence("reverse")).outcome == FAILS
+    assert nets.search_criterion(search_evidence("mixed", seed=1)).outcome == INCONCLUSIVE
+    # random search that tries no more learning rates than the grid does not hold
+    assert nets.search_criterion(search_evidence("clear", random_distinct=3)).outcome == FAILS
+
+
+# ------------------------------------------------------------------------- figures
+
+
+def test_figures_on_synthetic_evidence():
+    cases = [
+        (nets.INIT_CLAIM, init_evidence("expected", "clear")),
+        (nets.NORM_CLAIM, norm_evidence("clear")),
+        (nets.BN_CLAIM, bn_evidence("clear")),
+        (nets.ENS_CLAIM, evidence([], tables={"ensembles": ens_table(
+            {"independent": [0.01] * 5, "snapshot": [0.0] * 5, "polyak": [-0.01] * 5})})),
+        (nets.SEARCH_CLAIM, search_evidence("clear")),
+    ]
+    for claim, ev in cases:
+        fig = claim.figure(ev)
+        assert isinstance(fig, Figure)
+        assert f"Claim {claim.number}" in fig._suptitle.get_text()
+
+
+# ------------------------------------------------------- the quick experiments, measured
+
+#: Verdicts measured with --quick on the default seeds and on seeds 10-14.
+MEASURED = {
+    "weight-initialization": HOLDS,
+    "input-normalization": HOLDS,
+    "batchnorm-lr-range": HOLDS,
+    "ensembles": FAILS,
+    "random-vs-grid-search": INCONCLUSIVE,
+}
+
+
+@pytest.mark.parametrize("key", sorted(MEASURED))
+def test_quick_verdicts_stable_across_seeds(key, tmp_path):
+    claim = CLAIMS[key]
+    for budget in (QUICK, OTHER):
+        ev = collect(claim, budget, tmp_path / str(budget.seeds[0]))
+        verdict = claim.criterion(ev)
+        assert verdict.outcome == MEASURED[key], (budget.seeds, verdict.summary)
+        assert isinstance(claim.figure(ev), Figure)
