@@ -60,7 +60,8 @@ def run_ids(entry: dict[str, Any]) -> dict[str, list[str]]:
 
 def entry_budget(entry: dict[str, Any]) -> Budget:
     """The :class:`Budget` an entry ran with (the default one where it is unreadable)."""
-    budget = entry.get("budget") if isinstance(entry.get("budget"), dict) else {}
+    stored = entry.get("budget")
+    budget: dict[str, Any] = stored if isinstance(stored, dict) else {}
     quick = bool(budget.get("quick", False))
     try:
         return Budget(quick=quick, seeds=tuple(int(s) for s in budget.get("seeds") or ()))

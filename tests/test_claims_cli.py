@@ -125,3 +125,22 @@ def test_help_names_every_option_and_the_run_pointer():
     proc = subprocess.run([sys.executable, "-m", "optbench", "run", "--help"], capture_output=True,
                           text=True, timeout=60, cwd=ROOT)
     assert "'optbench claims' runs them" in " ".join(proc.stdout.split())
+
+
+def test_claims_on_an_existing_dask_cluster_match_serial(registry, tmp_path, capsys):  # noqa: F811
+    from dask import distributed
+
+    base = ["claims", "--quick", "--quiet", *TOYS, "--seeds", "0", "1"]
+    assert main([*base, "--out", str(tmp_path / "serial")]) == 0
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        assert main([*base, "--out", str(tmp_path / "dask"), "--scheduler",
+                     cluster.scheduler_address]) == 0
+    serial_out, dask_out = capsys.readouterr().out.split("verdicts: ")[:2]
+    assert serial_out.splitlines()[:3] == dask_out.split("\n", 1)[1].splitlines()[:3]
+
+    def verdicts(name):
+        document = json.loads((tmp_path / name / "claims" / "verdicts.json").read_text())
+        return [(e["key"], e["outcome"], e["summary"], e["numbers"], e["runs"]) for e in document["claims"]]
+
+    assert verdicts("dask") == verdicts("serial")

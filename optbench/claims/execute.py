@@ -26,6 +26,7 @@ too), and the wall seconds of its ``arms``, ``measure`` and ``criterion`` calls.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -35,7 +36,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, cast
 
 import pandas as pd
 
@@ -202,7 +203,7 @@ def verdicts_path(results_dir: str | os.PathLike) -> Path:
     return claims_dir(results_dir) / VERDICTS_FILE
 
 
-def _replace_atomically(path: Path, write: Callable[[Path], None]) -> None:
+def _replace_atomically(path: Path, write: Callable[[Path], Any]) -> None:
     """``write(tmp)`` to a temporary file beside ``path``, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
@@ -215,6 +216,10 @@ def _replace_atomically(path: Path, write: Callable[[Path], None]) -> None:
         except OSError:
             pass
         raise
+
+
+def _write_parquet(table: pd.DataFrame, path: Path) -> None:
+    table.to_parquet(path, index=False)
 
 
 def store_tables(results_dir: str | os.PathLike, key: str,
@@ -232,7 +237,7 @@ def store_tables(results_dir: str | os.PathLike, key: str,
         if not isinstance(table, pd.DataFrame):
             raise ValueError(f"table {name!r} is a {type(table).__name__}, not a DataFrame")
         path = folder / f"{name}{store.SUFFIX}"
-        _replace_atomically(path, lambda tmp, t=table: t.to_parquet(tmp, index=False))
+        _replace_atomically(path, functools.partial(_write_parquet, table))
         written[name] = path.relative_to(Path(results_dir)).as_posix()
     if folder.is_dir():
         for old in folder.glob(f"*{store.SUFFIX}"):
@@ -308,8 +313,8 @@ def _reporter(progress: ProgressArg, total: int, stage: str) -> ProgressReporter
     if progress is None:
         return Progress(total, quiet=True)
     if hasattr(progress, "update"):
-        return progress  # type: ignore[return-value]
-    return progress(total, stage)  # type: ignore[operator]
+        return cast(ProgressReporter, progress)
+    return cast(Callable[[int, str], ProgressReporter], progress)(total, stage)
 
 
 def select(keys: Iterable[str] | None = None) -> list[Claim]:
