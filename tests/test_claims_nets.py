@@ -77,7 +77,9 @@ def test_norm_tuning_seeds_are_not_evaluation_seeds():
 
 def test_search_arms_same_budget_and_fewer_grid_lrs():
     grid, random = nets.search_arms(QUICK)
-    assert len(grid.specs) == len(random.specs) == nets.SEARCH_TRIALS * len(QUICK.seeds)
+    searches = nets.search_seeds(QUICK)
+    assert len(searches) == len(set(searches)) == 2 * len(QUICK.seeds)
+    assert len(grid.specs) == len(random.specs) == nets.SEARCH_TRIALS * len(searches)
     seed0 = [s for s in grid.specs if s.seed == 0]
     assert len({s.optimizer_params["lr"] for s in seed0}) == 3
     seed0 = [s for s in random.specs if s.seed == 0]
