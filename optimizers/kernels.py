@@ -30,7 +30,8 @@ The policy
 The process-wide policy comes from the environment variable ``OPTBENCH_KERNELS``
 (read when a step first needs it) unless :func:`use` sets it; :func:`using` sets it
 for a ``with`` block; :func:`active` names the path in use (``"numba"`` or
-``"numpy"``), which the harness records with each run.  One optimizer can follow its
+``"numpy"``), and :func:`path_of` the path of one optimizer, which the harness can
+record with each run.  One optimizer can follow its
 own policy with ``opt.with_kernels("numpy")`` (a copy of ``opt``).  The kernel never
 changes an optimizer's ``hyperparams``, hence not a run's identity: both paths compute
 the same numbers.
@@ -92,6 +93,7 @@ __all__ = [
     "arrays_for",
     "check_policy",
     "fused",
+    "path_of",
     "policy",
     "scalars",
     "state_dtype",
@@ -225,6 +227,21 @@ class KernelChoice:
         twin = copy.copy(self)
         twin.kernels = choice
         return twin
+
+
+def path_of(optimizer: Any) -> str:
+    """The path ``optimizer``'s steps take, ``"numba"`` or ``"numpy"``, for its run's metadata.
+
+    An optimizer with fused kernels (a :class:`KernelChoice`, also inside
+    :class:`~optimizers.averaging.Averaged`) follows its own choice or else the
+    process-wide policy; every other optimizer (Newton, the L-BFGS variants, a
+    user's) runs numpy code and gets ``"numpy"``.  This names the policy's path: a
+    step on arrays the kernel cannot take (float16, strided) still runs numpy.
+    """
+    inner = getattr(optimizer, "inner", optimizer)
+    if not isinstance(inner, KernelChoice):
+        return "numpy"
+    return active(inner.kernels)
 
 
 # Dispatch ----------------------------------------------------------------------------

@@ -470,3 +470,17 @@ def test_one_step_from_a_random_state_is_the_reference_to_the_bit(name, kw, back
     np.testing.assert_array_equal(xf, xr)
     for attr in STATE_ARRAYS[name]:
         np.testing.assert_array_equal(getattr(sf, attr), getattr(sr, attr))
+
+
+def test_path_of_an_optimizer(monkeypatch):
+    monkeypatch.setattr(kernels, "_resolve", lambda choice: "numpy" if choice == "numpy" else "numba")
+    adam = optimizers.get("adam")
+    assert kernels.path_of(adam) == "numba"
+    assert kernels.path_of(adam.with_kernels("numpy")) == "numpy"
+    assert kernels.path_of(Averaged(adam).with_kernels("numpy")) == "numpy"
+    assert kernels.path_of(Averaged(adam)) == "numba"
+    assert kernels.path_of(optimizers.get("newton")) == "numpy"
+    assert kernels.path_of(optimizers.get("lbfgs")) == "numpy"
+    with kernels.using("numpy"):
+        assert kernels.path_of(adam) == "numpy"
+        assert kernels.path_of(adam.with_kernels("numba")) == "numba"
