@@ -4,14 +4,17 @@ scipy's L-BFGS-B and BFGS, and a stepwise minibatch L-BFGS.
 ``optimizers.get(name, **hyperparams)`` builds one; ``optimizers.names()`` lists them;
 ``optimizers.register(name, factory)`` adds a user-defined optimizer.  Learning-rate
 schedules live in :mod:`optimizers.schedules`; :class:`Averaged` adds Polyak averaging
-to any stepwise optimizer.
+to any stepwise optimizer.  The first-order and adaptive rules run on fused numba
+kernels where numba is installed and on their numpy reference otherwise; the policy
+(``OPTBENCH_KERNELS=auto|numba|numpy``, ``optimizers.kernels.use``) is described in
+:mod:`optimizers.kernels`.
 
 >>> import optimizers
 >>> optimizers.get("adam", lr=1e-3)
 adam[lr=0.001,beta1=0.9,beta2=0.999,eps=1e-07,bias_correction=True]
 """
 
-from . import schedules
+from . import kernels, schedules
 from .adaptive import AdaGrad, Adam, RMSProp
 from .averaging import Averaged
 from .base import Optimizer, State
@@ -48,6 +51,7 @@ __all__ = [
     "State",
     "factory",
     "get",
+    "kernels",
     "names",
     "register",
     "schedules",
