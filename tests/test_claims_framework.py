@@ -96,6 +96,7 @@ def test_run_claims_end_to_end_writes_the_verdicts_file(toy, tmp_path):
     assert entry["optbench"] == optbench.__version__
     assert set(entry["seconds"]) == {"arms", "measure", "criterion", "runs"}
     assert all(v >= 0 for v in entry["seconds"].values()) and entry["seconds"]["runs"] > 0
+    assert entry["elapsed_seconds"] == pytest.approx(sum(entry["seconds"].values()), abs=1e-5)
     # the stored runs per arm are exactly the arms' specs, and their ratio is the one reported
     specs = {arm.name: [s.run_id() for s in arm.specs] for arm in toy.arms(Budget(True, SEEDS))}
     assert entry["runs"] == specs
@@ -255,6 +256,8 @@ def test_bad_arguments_raise_before_anything_runs(toy, tmp_path):
         run_claims([HOLDING, "nope"], target)
     with pytest.raises(ValueError, match="no claims selected"):
         run_claims([], target)
+    with pytest.raises(ValueError, match="unknown claim 'toy'"):
+        run_claims("toy", target)  # one key as a string, not its letters
     with pytest.raises(ValueError, match="executor"):
         run_claims([HOLDING], target, quick=True, executor="threads")
     assert not target.exists()

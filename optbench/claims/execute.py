@@ -78,7 +78,8 @@ class ClaimResult:
         ``{arm name: [run id, ...]}`` in the arm's order.
     seconds : dict
         ``arms``, ``measure``, ``criterion`` (wall seconds of those calls) and
-        ``runs`` (the method's own seconds summed over the claim's runs).
+        ``runs`` (the method's own seconds summed over the claim's runs); the
+        verdicts file also holds their sum, ``elapsed_seconds``.
     error : str or None
         ``"<stage>: <ExceptionType>: <message>"`` when arms, measure, storing the
         tables or the criterion failed; None when the criterion decided.
@@ -124,6 +125,7 @@ class ClaimResult:
             "failed_runs": list(self.failed_runs),
             "tables": dict(self.tables),
             "seconds": {k: round(float(v), 6) for k, v in self.seconds.items()},
+            "elapsed_seconds": round(float(sum(self.seconds.values())), 6),
             "optbench": __version__,
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
@@ -322,6 +324,8 @@ def select(keys: Iterable[str] | None = None) -> list[Claim]:
     of them; ValueError for an unknown key or an empty selection."""
     from . import get, names
 
+    if isinstance(keys, str):
+        keys = [keys]
     wanted = names() if keys is None else list(dict.fromkeys(keys))
     if not wanted:
         raise ValueError("no claims selected" if keys is not None else "no claims are registered")
