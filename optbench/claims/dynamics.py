@@ -390,9 +390,12 @@ CLAIM_1 = Claim(
     key="momentum-ill-conditioned",
     number=1,
     statement=(
-        "Loss function has high condition number: SGD makes a zig-zag path, very slow progress "
-        "along the shallow dimension and jitter along the steep direction; adding momentum "
-        "(build up velocity as a running mean of gradients) helps with poor conditioning."
+        "Slide: 'What if loss changes quickly in one direction and slowly in another? What does "
+        "gradient descent do?  Loss function has high condition number: ratio of largest to smallest "
+        "singular value of the Hessian matrix is large.'  Transcript (translated): SGD makes its "
+        "characteristic zig-zag and progresses very slowly along the insensitive dimension; with "
+        "momentum the zig-zags cancel, the velocity along the shallow direction keeps growing, and "
+        "momentum helps with the high condition number."
     ),
     experiment=(
         f"Random rotated quadratics, dim {DIM_1}, eigenvalues log-spaced from 1 to kappa for kappa in "
@@ -549,9 +552,10 @@ CLAIM_2 = Claim(
     key="momentum-escapes-saddle",
     number=2,
     statement=(
-        "Near a saddle point the gradient is not zero but the slope is very small, so gradient descent "
-        "makes very slow progress; with momentum the velocity built up carries us through the saddle "
-        "point and we keep rolling."
+        "Transcript (translated): near a saddle point the gradient is not zero but the slope is very "
+        "small, so stepping along the gradient we progress very slowly; with momentum, although the "
+        "gradient near the saddle is very small, the velocity built up while rolling downhill helps "
+        "us through the saddle point and we keep rolling."
     ),
     experiment=(
         "The 2-D strict saddle f = x^2/2 + y^4/4 - y^2/2 (saddle at the origin).  Each run seed draws "
@@ -692,9 +696,10 @@ CLAIM_3 = Claim(
     key="momentum-averages-noise",
     number=3,
     statement=(
-        "Our gradients come from minibatches so they can be noisy; with momentum the noise in the "
-        "gradient estimates gets averaged out, and SGD+momentum approaches the minimum much more "
-        "smoothly than SGD."
+        "Slide: 'Our gradients come from minibatches so they can be noisy!'  Transcript (translated): "
+        "stepping along the weighted mix of velocity and gradient helps overcome some of the noise in "
+        "the gradient estimates; the noise is cancelled out over time, and compared with SGD's "
+        "winding path SGD+momentum approaches the minimum more smoothly."
     ),
     experiment=(
         f"Rotated quadratics, dim {DIM_3}, kappa {KAPPA_3:g} (L = {KAPPA_3:g}), additive Gaussian "
@@ -820,9 +825,10 @@ CLAIM_4 = Claim(
     key="nesterov-vs-momentum",
     number=4,
     statement=(
-        "Nesterov momentum (Nesterov accelerated gradient) steps in the direction of the velocity, "
-        "evaluates the gradient there and mixes the two; it is a small change to SGD+momentum, and "
-        "converges at least as fast as plain momentum on convex quadratics."
+        "Slide: 'Nesterov Momentum: v_{t+1} = rho v_t - alpha grad f(x_t + rho v_t); x_{t+1} = x_t + "
+        "v_{t+1}'; transcript (translated): a slight variation of momentum that steps along the "
+        "velocity first and evaluates the gradient there.  Issue 10's testable form: Nesterov "
+        "momentum converges at least as fast as plain momentum on convex quadratics."
     ),
     experiment=(
         f"Random rotated quadratics, dim {DIM_4}, kappa in {', '.join(f'{k:g}' for k in KAPPAS_4)}; the run "
@@ -855,6 +861,8 @@ QUICK_GRID_5 = {name: lrs[1:4] for name, lrs in GRID_5.items()}
 #: Seeds on which the lr is selected (disjoint from the budgets' evaluation seeds).
 TUNE_SEEDS_5 = (1000, 1001, 1002)
 STEPS_5 = 10000
+#: Record every this many steps (a trace row costs more than a Rosenbrock step).
+RECORD_5 = 50
 
 
 def _steps_5(budget: Budget) -> int:
@@ -867,7 +875,7 @@ def _grid_5(budget: Budget) -> dict[str, tuple[float, ...]]:
 
 def _arms_5(budget: Budget) -> list[Arm]:
     steps = _steps_5(budget)
-    record = 10
+    record = RECORD_5
     arms = []
     for name, lrs in _grid_5(budget).items():
         for lr in lrs:
@@ -995,14 +1003,16 @@ CLAIM_5 = Claim(
     key="adagrad-stalls",
     number=5,
     statement=(
-        "With AdaGrad the step size gets smaller and smaller over a long time, because the sum of "
-        "squared gradients keeps growing; that is good for convex problems, but in the non-convex case "
-        "AdaGrad can get stuck and training stalls.  RMSProp lets the squared-gradient estimate decay "
-        "and fixes this."
+        "Slide: 'What happens to the step size over long time?'  Transcript (translated): with AdaGrad "
+        "the step size gets smaller and smaller, because the squared-gradient sum grows monotonically; "
+        "for convex problems that is a good property, but in the non-convex case, when you reach a "
+        "local extremum AdaGrad can get you stuck there and training cannot go on; RMSProp is the "
+        "variant that takes this into account."
     ),
     experiment=(
         "The 2-D Rosenbrock function (non-convex banana valley) from the classic start (-1.2, 1) plus "
-        f"0.1 N(0, I) per seed, full gradients, a long run of {STEPS_5} steps, recorded every 10 steps.  "
+        f"0.1 N(0, I) per seed, full gradients, a long run of {STEPS_5} steps, recorded every "
+        f"{RECORD_5} steps.  "
         "AdaGrad (eps 1e-7) and RMSProp (decay 0.99, eps 1e-7), each at its best lr on a half-decade "
         f"grid (AdaGrad {', '.join(f'{x:g}' for x in GRID_5['adagrad'])}; RMSProp "
         f"{', '.join(f'{x:g}' for x in GRID_5['rmsprop'])}; --quick: the middle three of each), selected "
