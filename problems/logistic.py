@@ -370,12 +370,13 @@ class Logistic(Problem):
         oracle copies, a few weight vectors and 64 kB for the Python objects and
         fixed-size temporaries (measured: they matter below about 10000 rows).
 
-        ``dtype="float32"``: ``4 * (3 n m + b m) + 8 * (2 m**2 + 5 n + 4 m + 3 B m) +
-        65536`` with ``B =`` :data:`ROW_BLOCK`: the matrices take half the room, and the
+        ``dtype="float32"``: ``4 * (3 n m + b m) + 8 * (2 m**2 + 5 n + 4 m + 2 B m) +
+        65536`` with ``B = min(n,`` :data:`ROW_BLOCK` ``)``: the matrices take half the room, and the
         raw features are generated block by block straight into float32 and dropped
         once ``X`` is filled, so construction holds two ``(n, m)`` float32 matrices and
         ``hess`` brings the peak to three; the length-``n`` vectors of the label model
-        stay float64, and the ``f_star`` solve adds a few float64 blocks of ``B`` rows.
+        stay float64, and the ``f_star`` solve adds two float64 blocks of ``B`` rows (a
+        block and its scaled transpose).
 
         ``dataset="breast_cancer"`` uses the data's own 569 x 30 (``n_samples`` and
         ``n_features`` are then ignored here; the one-time import of scikit-learn is
@@ -386,7 +387,7 @@ class Logistic(Problem):
         >>> Logistic.estimated_bytes(100_000, 99, batch_size=None)  # 3 * 80 MB and change
         244228736
         >>> Logistic.estimated_bytes(100_000, 99, batch_size=None, dtype="float32")
-        134059136
+        130782336
         """
         dataset = check_choice("dataset", dataset, DATASETS)
         itemsize = check_dtype(dtype).itemsize
@@ -400,7 +401,7 @@ class Logistic(Problem):
         b = 0 if batch_size is None else min(batch_size, n)
         if itemsize == 8:
             return 8 * (3 * n * m + 2 * m * m + 5 * n + b * m + 4 * m) + 65536
-        blocks = 3 * ROW_BLOCK * m
+        blocks = 2 * min(ROW_BLOCK, n) * m
         return itemsize * (3 * n * m + b * m) + 8 * (2 * m * m + 5 * n + 4 * m + blocks) + 65536
 
     # The full objective -------------------------------------------------------------

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import scipy.linalg
+import scipy.linalg.lapack
 
 from ._validate import (
     MAX_DENSE_DIM,
@@ -24,6 +26,8 @@ from .base import Problem
 #: Rows of the Gaussian matrix drawn at a time when it is built in a dtype other than
 #: float64 (so that the float64 matrix never exists whole).
 ROW_BLOCK = 1024
+#: Numbers of a vector drawn (or computed) in float64 at a time for another dtype.
+VECTOR_BLOCK = 1 << 16
 
 
 def random_rotation(dim: int, rng: np.random.Generator, dtype: Any = np.float64) -> np.ndarray:
@@ -31,23 +35,86 @@ def random_rotation(dim: int, rng: np.random.Generator, dtype: Any = np.float64)
 
     The QR factorisation ``G = QR`` of a standard Gaussian matrix, with the sign of
     each column of ``Q`` fixed so that ``diag(R) > 0`` (without the fix the
-    distribution of ``Q`` is not uniform).  ``G`` is drawn in float64; for another
-    ``dtype`` it is rounded to ``dtype`` :data:`ROW_BLOCK` rows at a time (the same
-    numbers as one draw) and factorised in that precision, so ``Q`` is orthogonal to
-    the precision of ``dtype``.
+    distribution of ``Q`` is not uniform).  ``G`` is drawn in float64 and factorised
+    by :func:`numpy.linalg.qr`.  For another ``dtype`` it is rounded to ``dtype``
+    :data:`ROW_BLOCK` rows at a time (the same numbers as one draw) and factorised in
+    place, in that precision, by LAPACK's ``geqrf`` and ``orgqr`` (numpy's ``qr``
+    would compute in float64 and scipy's holds more copies), so ``Q`` is orthogonal to
+    the precision of ``dtype`` and costs one matrix of memory.
     """
-    if np.dtype(dtype) == np.float64:
-        g = rng.standard_normal((dim, dim))
-    else:
-        g = np.empty((dim, dim), dtype=dtype)
-        for start in range(0, dim, ROW_BLOCK):
-            stop = min(start + ROW_BLOCK, dim)
-            g[start:stop] = rng.standard_normal((stop - start, dim))
-    q, r = np.linalg.qr(g)
-    del g
+    if np.dtype(dtype) != np.float64:
+        return _rotation_in_place(dim, rng, dtype)
+    q, r = np.linalg.qr(rng.standard_normal((dim, dim)))
     signs = np.sign(np.diag(r))
     signs[signs == 0] = 1.0
     return q * signs
+
+
+def standard_normal(
+    rng: np.random.Generator, dim: int, dtype: Any = np.float64, shift: np.ndarray | None = None
+) -> np.ndarray:
+    """``rng.standard_normal(dim)`` (plus ``shift``) rounded to ``dtype``.
+
+    float64: exactly ``rng.standard_normal(dim) + shift``.  Another dtype: the same
+    float64 numbers drawn :data:`VECTOR_BLOCK` at a time, ``shift`` added in float64,
+    each block rounded to ``dtype`` (no float64 vector of length ``dim``).
+    """
+    if np.dtype(dtype) == np.float64:
+        z = rng.standard_normal(dim)
+        if shift is not None:
+            z += shift
+        return z
+    out = np.empty(dim, dtype=dtype)
+    for start in range(0, dim, VECTOR_BLOCK):
+        stop = min(start + VECTOR_BLOCK, dim)
+        z = rng.standard_normal(stop - start)
+        if shift is not None:
+            z += shift[start:stop]
+        out[start:stop] = z
+    return out
+
+
+def log_spaced(condition_number: float, dim: int, dtype: Any = np.float64) -> np.ndarray:
+    """``np.geomspace(1, condition_number, dim)`` in ``dtype``.
+
+    float64: :func:`numpy.geomspace` itself.  Another dtype: ``condition_number **
+    (k / (dim - 1))`` computed in float64 :data:`VECTOR_BLOCK` at a time and rounded
+    (equal to the rounded geomspace up to a tie in the last float64 bit), with the
+    ends exactly 1 and ``condition_number`` rounded.
+    """
+    if np.dtype(dtype) == np.float64:
+        return np.geomspace(1.0, condition_number, dim)
+    out = np.empty(dim, dtype=dtype)
+    if dim == 1:
+        out[0] = 1.0
+        return out
+    log_kappa = np.log(condition_number)
+    for start in range(0, dim, VECTOR_BLOCK):
+        stop = min(start + VECTOR_BLOCK, dim)
+        out[start:stop] = np.exp(np.arange(start, stop) * (log_kappa / (dim - 1)))
+    out[0], out[-1] = 1.0, condition_number
+    return out
+
+
+def _rotation_in_place(dim: int, rng: np.random.Generator, dtype: Any) -> np.ndarray:
+    """:func:`random_rotation` for a dtype other than float64 (see there)."""
+    g = np.empty((dim, dim), dtype=dtype, order="F")  # LAPACK's layout: no copy
+    for start in range(0, dim, ROW_BLOCK):
+        stop = min(start + ROW_BLOCK, dim)
+        g[start:stop] = rng.standard_normal((stop - start, dim))
+    geqrf, orgqr = scipy.linalg.lapack.get_lapack_funcs(("geqrf", "orgqr"), (g,))
+    work = geqrf(g, lwork=-1)[2]  # workspace query
+    qr, tau, _, info = geqrf(g, lwork=int(work[0]), overwrite_a=1)
+    if info != 0:  # pragma: no cover - only for invalid arguments
+        raise RuntimeError(f"LAPACK geqrf failed with info={info}")
+    signs = np.sign(np.diag(qr))
+    signs[signs == 0] = 1.0
+    work = orgqr(qr, tau, lwork=-1)[1]
+    q, _, info = orgqr(qr, tau, lwork=int(work[0]), overwrite_a=1)
+    if info != 0:  # pragma: no cover
+        raise RuntimeError(f"LAPACK orgqr failed with info={info}")
+    q *= signs
+    return q
 
 
 class Quadratic(Problem):
@@ -86,7 +153,9 @@ class Quadratic(Problem):
         which is done in float32 to halve the construction's memory); ``x0``, ``grad``,
         ``hess`` and a noisy oracle's ``grad`` return ``dtype`` arrays, points are
         converted to ``dtype``, ``loss`` returns a Python float.  ``f_star = 0`` and
-        ``x*`` (stored rounded) is the exact minimiser in either precision.  ``params``
+        ``x*`` (stored rounded) is the exact minimiser in either precision.  The
+        random vectors and the eigenvalues are computed in float64 a block at a time
+        and rounded, so no float64 vector of length ``dim`` is held.  ``params``
         has a ``"dtype"`` entry only when it is not float64.
 
     Notes
@@ -147,9 +216,9 @@ class Quadratic(Problem):
 
         rng = np.random.default_rng(seed)
         #: The minimiser ``x*``.
-        self.x_star = rng.standard_normal(dim).astype(dtype_, copy=False)
+        self.x_star = standard_normal(rng, dim, dtype_)
         #: The eigenvalues of ``A``, ascending, from 1 to ``condition_number``.
-        self.eigenvalues = np.geomspace(1.0, condition_number, dim).astype(dtype_, copy=False)
+        self.eigenvalues = log_spaced(condition_number, dim, dtype_)
         if rotate:
             q = random_rotation(dim, rng, dtype_)
             q_lam = q * self.eigenvalues
@@ -192,14 +261,16 @@ class Quadratic(Problem):
         ``hess`` returns the dense ``np.diag(lam)``, which is counted; above ``dim =
         20000`` ``hess`` refuses without allocating.
 
-        ``dtype="float32"``: the matrices and the held vectors take 4 bytes a number
-        instead of 8 (the Gaussian matrix is rounded as it is drawn, so construction
-        peaks at five float32 matrices), plus what stays float64: with
-        ``rotate=True`` one block of :data:`ROW_BLOCK` drawn rows
-        (``min(1024, dim) * dim * 8``) and the ``8 * dim * 8`` of vectors;
-        with ``rotate=False`` two float64 vectors (a draw before it is rounded, a
-        noisy oracle's ``xi``), ``(5 + 3 * (noise > 0)) * dim * 4 + 2 * dim * 8``
-        plus the float32 ``dim**2 * 4`` Hessian for ``dim <= 20000``.
+        ``dtype="float32"``, ``rotate=True``: ``3 * dim**2 * 4 + (min(1024, dim) + 8)
+        * dim * 8``.  The Gaussian matrix is rounded as it is drawn, a block of
+        :data:`ROW_BLOCK` float64 rows at a time, and factorised in place (see
+        :func:`random_rotation`), so construction peaks at three float32 matrices
+        (``Q``, ``Q diag(lam)`` and ``A``); the float64 block and vectors are added.
+        ``rotate=False``: ``(5 + 3 * (noise > 0)) * dim * 4 + 2 * min(dim, 65536) * 8``
+        plus the float32 ``dim**2 * 4`` Hessian for ``dim <= 20000``: the vectors of
+        the float64 case in float32, and two float64 blocks of :data:`VECTOR_BLOCK`
+        numbers (the vectors are drawn, or computed, in float64 a block at a time; see
+        :func:`standard_normal` and :func:`log_spaced`).
 
         ``condition_number`` and ``seed`` do not change the size and are not checked;
         invalid ``dim``, ``rotate``, ``noise`` or ``dtype`` raise the constructor's
@@ -207,8 +278,8 @@ class Quadratic(Problem):
 
         >>> Quadratic.estimated_bytes(1000)  # five 1000 x 1000 matrices, 40 MB
         40064000
-        >>> Quadratic.estimated_bytes(1000, dtype="float32")  # 20 MB and an 8 MB float64 block
-        28064000
+        >>> Quadratic.estimated_bytes(1000, dtype="float32")  # 12 MB and an 8 MB float64 block
+        20064000
         """
         dim = check_int("dim", dim, low=1)
         rotate = check_bool("rotate", rotate)
@@ -222,9 +293,9 @@ class Quadratic(Problem):
             hess = dim * vector if dim <= MAX_DENSE_DIM else 0
             return vectors * vector + hess
         if rotate:
-            return 5 * dim * vector + (min(ROW_BLOCK, dim) + 8) * 8 * dim
+            return 3 * dim * vector + (min(ROW_BLOCK, dim) + 8) * 8 * dim
         hess = dim * vector if dim <= MAX_DENSE_DIM else 0
-        return vectors * vector + 2 * 8 * dim + hess
+        return vectors * vector + 2 * 8 * min(dim, VECTOR_BLOCK) + hess
 
     # The full objective -------------------------------------------------------------
 
@@ -271,15 +342,13 @@ class Quadratic(Problem):
     # Initial point and stochastic oracle --------------------------------------------
 
     def x0(self, seed: int = 0) -> np.ndarray:
-        z = x0_rng(seed).standard_normal(self.dim)
-        z += self.x_star  # in float64, then rounded to the problem's dtype
-        return z.astype(self.dtype, copy=False)
+        return standard_normal(x0_rng(seed), self.dim, self.dtype, shift=self.x_star)
 
     def minibatch(self, rng: np.random.Generator) -> Quadratic | NoisyQuadraticOracle:
         """One draw of gradient noise (``self`` when ``noise == 0``)."""
         if not self.stochastic:
             return self
-        return NoisyQuadraticOracle(self, rng.standard_normal(self.dim))
+        return NoisyQuadraticOracle(self, standard_normal(rng, self.dim, self.dtype))
 
 
 class NoisyQuadraticOracle:
@@ -293,9 +362,9 @@ class NoisyQuadraticOracle:
 
     def __init__(self, problem: Quadratic, xi: np.ndarray) -> None:
         self.problem = problem
-        #: The standard normal draw of this oracle (float64, as drawn).
+        #: The standard normal draw of this oracle (in the problem's dtype).
         self.xi = xi
-        self._shift = (problem.noise * xi).astype(problem.dtype, copy=False)
+        self._shift = problem.noise * xi
 
     def loss(self, x: np.ndarray) -> float:
         p = self.problem

@@ -81,6 +81,16 @@ CASES = [
     (MLP, {"dataset": "spiral", "n_samples": 5000, "hidden": [50, 50], "batchnorm": True,
            "activation": "tanh"}),
     (MLP, {"dataset": "spiral", "n_samples": 8000, "hidden": [64], "activation": "maxout"}),
+    # float32 problems: the estimate counts the dtype's item size
+    (Quadratic, {"dim": 400, "dtype": "float32"}),
+    (Quadratic, {"dim": 1100, "dtype": "float32"}),
+    (Quadratic, {"dim": 500, "rotate": False, "dtype": "float32"}),
+    (Quadratic, {"dim": 300_000, "rotate": False, "dtype": "float32"}),
+    (Quadratic, {"dim": 300_000, "rotate": False, "noise": 1.0, "dtype": "float32"}),
+    (Logistic, {"dtype": "float32"}),
+    (Logistic, {"n_samples": 10_000, "n_features": 50, "dtype": "float32"}),
+    (Logistic, {"n_samples": 9000, "n_features": 100, "standardize": True, "batch_size": None,
+                "dtype": "float32"}),
 ]
 DATA_CASES = [
     (Logistic, {"dataset": "breast_cancer"}),
@@ -145,6 +155,55 @@ def test_logistic_grows_like_n_times_d():
     assert measured_peak(Logistic, n_samples=10_000, n_features=50) / actual == pytest.approx(2, rel=0.1)
 
 
+@pytest.mark.parametrize("cls, params, low, high", [
+    (Quadratic, {"dim": MAX_DENSE_DIM}, 0.25, 0.35),         # 3 float32 matrices against 5
+    (Quadratic, {"dim": 10**7, "rotate": False}, 0.5, 0.6),
+    (Quadratic, {"dim": 10**7, "rotate": False, "noise": 1.0}, 0.5, 0.6),
+    (Logistic, {"n_samples": 10**6, "n_features": 199, "batch_size": None}, 0.5, 0.52),
+    (Logistic, {"n_samples": 10**6, "n_features": 99, "batch_size": 256}, 0.5, 0.52),
+])
+def test_float32_halves_the_estimate_of_large_problems(cls, params, low, high):
+    ratio = cls.estimated_bytes(**params, dtype="float32") / cls.estimated_bytes(**params)
+    assert low <= ratio <= high, ratio
+    assert cls.estimated_bytes(**params, dtype="float64") == cls.estimated_bytes(**params)
+
+
+@pytest.mark.parametrize("cls, params", [
+    (Quadratic, {"dim": 1100}),
+    (Logistic, {"n_samples": 20_000, "n_features": 100, "batch_size": None}),
+])
+def test_float32_halves_the_measured_peak(cls, params):
+    ratio = measured_peak(cls, **params, dtype="float32") / measured_peak(cls, **params)
+    assert ratio <= 0.55, ratio  # measured: quadratic 0.36, logistic 0.50
+
+
+def test_the_float32_f_star_solve_stays_within_the_estimate():
+    """f_star of float32 data is solved in float64 a block of rows at a time: no float64
+    copy of the data."""
+    params = {"n_samples": 40_000, "n_features": 20, "batch_size": None, "dtype": "float32",
+              "standardize": True, "seed": 11}
+    gc.collect()
+    tracemalloc.start()
+    try:
+        problem = Logistic(**params)
+        _ = problem.f_star
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    estimate = Logistic.estimated_bytes(**params)
+    assert LOW * peak <= estimate <= HIGH * peak, (estimate, peak)
+    # X and yx are held; a float64 copy of yx would add twice X's bytes on its own
+    assert peak < 2 * problem.X.nbytes + 2 * problem.X.nbytes, (peak, problem.X.nbytes)
+
+
+def test_check_fits_counts_the_dtype():
+    # 5 * 1000^2 * 8 = 40 MB does not fit in 0.8 * 45 MB; the float32 20 MB does
+    with pytest.raises(ValueError, match="needs about 40.1 MB"):
+        memory.check_fits("quadratic", Quadratic, {"dim": 1000}, available=45_000_000)
+    memory.check_fits("quadratic", Quadratic, {"dim": 1000, "dtype": "float32"},
+                      available=45_000_000)
+
+
 @pytest.mark.parametrize("name", sorted(FAMILIES))
 def test_same_parameters_and_defaults_as_the_constructor(name):
     cls = FAMILIES[name]
@@ -169,6 +228,8 @@ def test_same_parameters_and_defaults_as_the_constructor(name):
         (MLP, {"dataset": "spiral", "hidden": []}),
         (MLP, {"dataset": "spiral", "activation": "relux"}),
         (MLP, {"classes": 11}),
+        (Quadratic, {"dim": 3, "dtype": "float16"}),
+        (Logistic, {"dtype": None}),
     ],
 )
 def test_invalid_sizes_raise_the_constructors_error(cls, params):
