@@ -124,6 +124,7 @@ class AdaGrad(_SquaredGradMethod):
     """
 
     name = "adagrad"
+    kernel_rule = "adagrad"
 
     @reject_unknown_hyperparams
     def __init__(self, lr: float | Schedule | dict[str, Any], *, eps: float = 1e-7) -> None:
@@ -134,7 +135,7 @@ class AdaGrad(_SquaredGradMethod):
     def step(self, x: np.ndarray, oracle: Any, state: SquaredGradState) -> np.ndarray:
         dx = oracle.grad(x)
         learning_rate = float(self.schedule(state.t))
-        kernel = kernels.fused("adagrad", self.kernels)
+        kernel = kernels.fused(self.kernel_rule, self.kernels)
         arrays = None if kernel is None else kernels.arrays_for(x, dx, state.grad_squared)
         if kernel is None or arrays is None:
             self._step_numpy(x, dx, learning_rate, state)
@@ -176,6 +177,7 @@ class RMSProp(_SquaredGradMethod):
     """
 
     name = "rmsprop"
+    kernel_rule = "rmsprop"
 
     @reject_unknown_hyperparams
     def __init__(self, lr: float | Schedule | dict[str, Any], *, decay_rate: float = 0.99,
@@ -189,7 +191,7 @@ class RMSProp(_SquaredGradMethod):
     def step(self, x: np.ndarray, oracle: Any, state: SquaredGradState) -> np.ndarray:
         dx = oracle.grad(x)
         learning_rate = float(self.schedule(state.t))
-        kernel = kernels.fused("rmsprop", self.kernels)
+        kernel = kernels.fused(self.kernel_rule, self.kernels)
         arrays = None if kernel is None else kernels.arrays_for(x, dx, state.grad_squared)
         if kernel is None or arrays is None:
             self._step_numpy(x, dx, learning_rate, state)
@@ -265,6 +267,11 @@ class Adam(KernelChoice, Optimizer[AdamState]):
                             "beta2": self.beta2, "eps": self.eps,
                             "bias_correction": self.bias_correction}
 
+    @property
+    def kernel_rule(self) -> str:  # type: ignore[override]
+        """The fused kernel of this Adam: ``"adam"`` or ``"adam_uncorrected"``."""
+        return "adam" if self.bias_correction else "adam_uncorrected"
+
     def init(self, x0: np.ndarray) -> AdamState:
         shape, dtype = np.shape(x0), kernels.state_dtype(x0)
         return AdamState(first_moment=np.zeros(shape, dtype=dtype),
@@ -275,8 +282,7 @@ class Adam(KernelChoice, Optimizer[AdamState]):
         dx = oracle.grad(x)
         learning_rate = float(self.schedule(state.t))
         t = state.t + 1              # the paper's count: the bias correction of step 0 uses t = 1
-        rule = "adam" if self.bias_correction else "adam_uncorrected"
-        kernel = kernels.fused(rule, self.kernels)
+        kernel = kernels.fused(self.kernel_rule, self.kernels)
         arrays = (None if kernel is None
                   else kernels.arrays_for(x, dx, state.first_moment, state.second_moment))
         if kernel is None or arrays is None:

@@ -79,6 +79,7 @@ class SGD(KernelChoice, Optimizer[SGDState]):
     """
 
     name = "sgd"
+    kernel_rule = "sgd"
 
     @reject_unknown_hyperparams
     def __init__(self, lr: float | Schedule | dict[str, Any]) -> None:
@@ -91,7 +92,7 @@ class SGD(KernelChoice, Optimizer[SGDState]):
     def step(self, x: np.ndarray, oracle: Any, state: SGDState) -> np.ndarray:
         dx = oracle.grad(x)
         learning_rate = float(self.schedule(state.t))
-        kernel = kernels.fused("sgd", self.kernels)
+        kernel = kernels.fused(self.kernel_rule, self.kernels)
         arrays = None if kernel is None else kernels.arrays_for(x, dx)
         if kernel is None or arrays is None:
             self._step_numpy(x, dx, learning_rate)
@@ -139,11 +140,12 @@ class Momentum(_VelocityMethod):
     """
 
     name = "momentum"
+    kernel_rule = "momentum"
 
     def step(self, x: np.ndarray, oracle: Any, state: MomentumState) -> np.ndarray:
         dx = oracle.grad(x)
         learning_rate = float(self.schedule(state.t))
-        kernel = kernels.fused("momentum", self.kernels)
+        kernel = kernels.fused(self.kernel_rule, self.kernels)
         arrays = None if kernel is None else kernels.arrays_for(x, dx, state.v)
         if kernel is None or arrays is None:
             self._step_numpy(x, dx, learning_rate, state)
@@ -193,11 +195,12 @@ class Nesterov(_VelocityMethod):
     """
 
     name = "nesterov"
+    kernel_rule = "nesterov"
 
     def step(self, x: np.ndarray, oracle: Any, state: MomentumState) -> np.ndarray:
         dx = oracle.grad(x)
         learning_rate = float(self.schedule(state.t))
-        kernel = kernels.fused("nesterov", self.kernels)
+        kernel = kernels.fused(self.kernel_rule, self.kernels)
         arrays = None if kernel is None else kernels.arrays_for(x, dx, state.v)
         if kernel is None or arrays is None:
             self._step_numpy(x, dx, learning_rate, state)

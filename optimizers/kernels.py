@@ -31,7 +31,8 @@ The process-wide policy comes from the environment variable ``OPTBENCH_KERNELS``
 (read when a step first needs it) unless :func:`use` sets it; :func:`using` sets it
 for a ``with`` block; :func:`active` names the path in use (``"numba"`` or
 ``"numpy"``), and :func:`path_of` the path of one optimizer, which the harness can
-record with each run.  One optimizer can follow its
+record with each run; :func:`warm_up` imports numba and loads the kernels before a
+harness starts its clock.  One optimizer can follow its
 own policy with ``opt.with_kernels("numpy")`` (a copy of ``opt``).  The kernel never
 changes an optimizer's ``hyperparams``, hence not a run's identity: both paths compute
 the same numbers.
@@ -99,6 +100,7 @@ __all__ = [
     "state_dtype",
     "use",
     "using",
+    "warm_up",
 ]
 
 #: The environment variable that sets the process-wide policy.
@@ -216,6 +218,8 @@ class KernelChoice:
     """
 
     kernels: str | None = None
+    #: The key of :data:`RULES` that the optimizer's step runs.
+    kernel_rule: str
 
     def with_kernels(self: S, choice: str | None) -> S:
         """A copy of this optimizer that follows the policy ``choice`` (None: the process-wide one).
@@ -242,6 +246,27 @@ def path_of(optimizer: Any) -> str:
     if not isinstance(inner, KernelChoice):
         return "numpy"
     return active(inner.kernels)
+
+
+def warm_up(optimizer: Any, x0: Any) -> str:
+    """Get ``optimizer``'s first step on ``x0``'s dtype ready: import numba and compile (or load
+    from numba's cache) its kernel for that dtype; returns :func:`path_of`.
+
+    The first fused step of a process otherwise pays this (about a second: numba's
+    import and code generator start) inside the step.  A harness that times steps
+    calls ``warm_up`` before its clock starts; it does nothing on the numpy path or
+    for a dtype without kernels.
+    """
+    path = path_of(optimizer)
+    dtype = state_dtype(x0)
+    if path != "numba" or (dtype is not _FLOAT64 and dtype is not _FLOAT32):
+        return path
+    compiled = _compiled if _compiled is not None else _compile()
+    rule = getattr(optimizer, "inner", optimizer).kernel_rule
+    arrays = [np.zeros(1, dtype=dtype) for _ in range(_ARRAY_ARGS[rule])]
+    scalar_count = RULES[rule].__code__.co_argcount - len(arrays)
+    compiled[rule](*arrays, *scalars(dtype, *([0.5] * scalar_count)))
+    return path
 
 
 # Dispatch ----------------------------------------------------------------------------
@@ -394,6 +419,10 @@ def adam_uncorrected_kernel(x, g, m, v, lr, beta1, one_minus_beta1, beta2, one_m
         v[i] = vi
         x[i] = x[i] - (mi / (np.sqrt(vi) + eps)) * lr
 
+
+#: Rule name -> the number of array arguments of its kernel (x, g and the state arrays).
+_ARRAY_ARGS = {"sgd": 2, "momentum": 3, "nesterov": 3, "adagrad": 3, "rmsprop": 3, "adam": 4,
+               "adam_uncorrected": 4}
 
 #: Rule name -> the Python function that numba compiles.
 RULES: dict[str, Callable[..., None]] = {

@@ -484,3 +484,33 @@ def test_path_of_an_optimizer(monkeypatch):
     with kernels.using("numpy"):
         assert kernels.path_of(adam) == "numpy"
         assert kernels.path_of(adam.with_kernels("numba")) == "numba"
+
+
+def test_warm_up_readies_exactly_the_optimizers_kernel(monkeypatch):
+    calls = []
+
+    def recorder(rule):
+        def kernel(*args):
+            calls.append((rule, args[0].dtype, type(args[-1])))
+        return kernel
+
+    monkeypatch.setattr(kernels, "_compiled", {rule: recorder(rule) for rule in kernels.RULES})
+    monkeypatch.setattr(kernels, "_resolve", lambda choice: "numpy" if choice == "numpy" else "numba")
+    x32 = np.ones(3, dtype=np.float32)
+    assert kernels.warm_up(optimizers.get("adam", bias_correction=False), x32) == "numba"
+    assert kernels.warm_up(Averaged(optimizers.get("nesterov", lr=0.1)), np.ones(3)) == "numba"
+    assert calls == [("adam_uncorrected", np.float32, np.float32), ("nesterov", np.float64, float)]
+    assert kernels.warm_up(optimizers.get("adam").with_kernels("numpy"), x32) == "numpy"
+    assert kernels.warm_up(optimizers.get("newton"), x32) == "numpy"
+    assert kernels.warm_up(optimizers.get("adam"), np.ones(3, dtype=np.float16)) == "numba"
+    assert len(calls) == 2  # nothing to ready on the numpy path or for float16
+
+
+def test_warm_up_compiles_for_the_dtype():
+    if not HAVE_NUMBA:  # without numba there is nothing to compile: the reference runs
+        assert kernels.warm_up(optimizers.get("rmsprop", lr=0.1), np.ones(2)) == "numpy"
+        return
+    opt = optimizers.get("rmsprop", lr=0.1).with_kernels("numba")
+    assert kernels.warm_up(opt, np.ones(2, dtype=np.float32)) == "numba"
+    dispatcher = kernels.fused("rmsprop", "numba")
+    assert any(str(sig[0].dtype) == "float32" for sig in dispatcher.signatures)
