@@ -7,6 +7,21 @@ workers need no shared file system, a finished run is on disk as soon as it is
 back, killing a study loses at most the runs in flight, and re-running it skips
 every run already stored.  A run that raises, or a worker that dies, is stored with
 status ``error`` and its message; the study goes on.
+
+Local worker processes
+----------------------
+On Linux the pool's workers are forked from multiprocessing's fork server, which
+imports the harness and loads the compiled optimizer kernels once per client
+process (:mod:`optbench.worker_preload`), so that a worker starts warm in
+milliseconds instead of paying the ~1.5 s of imports and kernel loading that a
+spawned interpreter pays; elsewhere workers are spawned.  The fork server is started
+with ``OMP_NUM_THREADS=1`` (and the OpenBLAS, MKL, Accelerate and numexpr
+equivalents) and without pyarrow's jemalloc background thread, so that it has a
+single thread when it forks and its workers never start BLAS thread pools; each
+worker also holds ``threadpoolctl``'s one-thread limit for its whole life (set once,
+in its initializer), which covers libraries loaded later.  Runs are one-threaded
+either way (:func:`optbench.run` limits BLAS itself), so the results are those of a
+serial run, bit for bit.
 """
 
 from __future__ import annotations
@@ -14,14 +29,17 @@ from __future__ import annotations
 import importlib
 import multiprocessing
 import os
+import sys
 import tempfile
 import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from multiprocessing.context import BaseContext
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import pandas as pd
 
@@ -36,6 +54,22 @@ from .store import remove_stale_temporaries, stored_ids, write_run
 DONE_STATUSES = ("converged", "max_steps", "diverged")
 
 EXECUTORS = ("serial", "process", "dask")
+
+#: Environment of the fork server and of spawned workers, set before numpy and
+#: pyarrow are imported there: one thread for every BLAS/OpenMP library, and no
+#: background thread for pyarrow's jemalloc (unless the user configured jemalloc), so
+#: that the fork server has a single thread when it forks.
+WORKER_ENVIRONMENT = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "VECLIB_MAXIMUM_THREADS": "1",
+    "NUMEXPR_NUM_THREADS": "1",
+}
+JEMALLOC_ENVIRONMENT = {"JE_ARROW_MALLOC_CONF": "background_thread:false"}
+
+#: What the fork server imports once, so that forked workers start with it loaded.
+FORKSERVER_PRELOAD = ("optbench.worker_preload",)
 
 
 @dataclass(frozen=True)
@@ -198,36 +232,130 @@ def _worker_died(exc: BaseException) -> tuple:
     return _error_record(f"worker process died: {type(exc).__name__}: {exc}", repr(exc))
 
 
-def _run_pool(todo: list[RunSpec], jobs: int, finish, plugins: tuple[str, ...]) -> None:
-    """A pool of spawned processes.  When a worker dies (a crash in native code, an
-    out-of-memory kill, os._exit), the pool breaks and every run in flight fails
-    with it; those runs are tried again one at a time in a fresh one-worker pool, so
-    that only the run that kills its worker is stored as an error."""
-    context = multiprocessing.get_context("spawn")
-    suspects: list[RunSpec] = []
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = {pool.submit(compute, s.to_dict(), plugins): s for s in todo}
+@contextmanager
+def worker_environment() -> Iterator[None]:
+    """Set :data:`WORKER_ENVIRONMENT` (and :data:`JEMALLOC_ENVIRONMENT` where the user
+    has not set it) in ``os.environ`` for the block, so that the processes started in
+    it never start BLAS, OpenMP or allocator threads; then restore ``os.environ``."""
+    wanted = dict(WORKER_ENVIRONMENT)
+    wanted.update({k: v for k, v in JEMALLOC_ENVIRONMENT.items() if k not in os.environ})
+    saved = {key: os.environ.get(key) for key in wanted}
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def pool_context(plugins: Iterable[str] = ()) -> BaseContext:
+    """The multiprocessing context of the local pool: the fork server on Linux, else spawn.
+
+    The fork server is started here if it is not running, in
+    :func:`worker_environment`, preloading :data:`FORKSERVER_PRELOAD` and ``plugins``
+    (it imports them once; a server that is already running keeps what it loaded,
+    and each worker imports the plugins it lacks).  Fork servers are not used on
+    macOS, where forking a process that has loaded the system's frameworks is unsafe.
+    """
+    if sys.platform.startswith("linux") and "forkserver" in multiprocessing.get_all_start_methods():
+        from multiprocessing import forkserver
+
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([*FORKSERVER_PRELOAD, *plugins])
+        with worker_environment():
+            forkserver.ensure_running()
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def start_worker(plugins: tuple[str, ...]) -> None:
+    """A pool worker's initializer: one BLAS/OpenMP thread for the worker's whole life
+    (``threadpoolctl``, once), then the user's plugins.
+
+    A plugin that fails to import is not fatal here: :func:`compute` imports it again
+    and stores the error with each run, as in a serial study.
+    """
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1)
+    try:
+        import_plugins(plugins)
+    except Exception:  # reported with each run by compute()
+        return
+
+
+def _starting_workers(context: BaseContext) -> AbstractContextManager[None]:
+    """Spawned workers read the environment when they start: give them one thread."""
+    if context.get_start_method() == "spawn":
+        return worker_environment()
+    return nullcontext()
+
+
+def _run_pool(todo: list[RunSpec], jobs: int, finish: Callable[[RunSpec, tuple], None],
+              plugins: tuple[str, ...]) -> None:
+    """A pool of ``jobs`` local processes (see :func:`pool_context`).
+
+    When a worker dies (a crash in native code, an out-of-memory kill, os._exit), the
+    pool breaks and every run not yet back fails with it.  The pool hands out runs in
+    submission order and holds at most ``jobs + 1`` of them at a time, so the dead
+    worker's run is among the first ``jobs + 1`` lost ones: those are tried again
+    one at a time, each in a fresh one-worker pool, so that only the run that kills
+    its worker is stored as an error, and the rest go back to a fresh pool of
+    ``jobs``.  Each round settles at least one run, so the loop ends whatever the
+    pool's internals.
+    """
+    context = pool_context(plugins)
+    remaining = list(todo)
+    while remaining:
+        lost = _pool_round(remaining, jobs, context, finish, plugins)
+        suspects, remaining = lost[: jobs + 1], lost[jobs + 1:]
+        for spec in suspects:
+            finish(spec, _run_alone(spec, context, plugins))
+
+
+def _new_pool(workers: int, context: BaseContext, plugins: tuple[str, ...]) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=start_worker,
+                               initargs=(plugins,))
+
+
+def _pool_round(specs: list[RunSpec], jobs: int, context: BaseContext,
+                finish: Callable[[RunSpec, tuple], None], plugins: tuple[str, ...]) -> list[RunSpec]:
+    """Run ``specs`` on one pool, storing each as it comes back; returns the specs lost
+    to a dead worker, in submission order."""
+    lost: list[int] = []
+    with _new_pool(min(jobs, len(specs)), context, plugins) as pool:
+        futures: dict[Future, int] = {}
+        with _starting_workers(context):  # a spawned worker starts on a submit
+            for i, spec in enumerate(specs):
+                futures[pool.submit(compute, spec.to_dict(), plugins)] = i
         try:
             for future in as_completed(futures):
+                i = futures[future]
                 try:
                     record = future.result()
                 except BrokenProcessPool:
-                    suspects.append(futures[future])
+                    lost.append(i)
                     continue
                 except Exception as exc:  # the result could not come back
                     record = _worker_died(exc)
-                finish(futures[future], record)
+                finish(specs[i], record)
         except BaseException:
             for future in futures:
                 future.cancel()
             raise
-    for spec in suspects:
-        with ProcessPoolExecutor(max_workers=1, mp_context=context) as alone:
-            try:
-                record = alone.submit(compute, spec.to_dict(), plugins).result()
-            except Exception as exc:  # it dies on its own too: this run kills workers
-                record = _worker_died(exc)
-        finish(spec, record)
+    return [specs[i] for i in sorted(lost)]
+
+
+def _run_alone(spec: RunSpec, context: BaseContext, plugins: tuple[str, ...]) -> tuple:
+    """``compute(spec)`` in a fresh one-worker pool; a worker that dies makes it an error."""
+    with _new_pool(1, context, plugins) as alone, _starting_workers(context):
+        try:
+            return alone.submit(compute, spec.to_dict(), plugins).result()
+        except Exception as exc:  # it dies on its own too: this run kills workers
+            return _worker_died(exc)
 
 
 def _run_dask(todo: list[RunSpec], jobs: int, scheduler: str | None, finish,
