@@ -318,6 +318,10 @@ def test_search_criterion_outcomes():
     assert holds.numbers["distinct_random"] == 9 and holds.numbers["distinct_grid"] == 3
     assert nets.search_criterion(search_evidence("reverse")).outcome == FAILS
     assert nets.search_criterion(search_evidence("mixed", seed=1)).outcome == INCONCLUSIVE
+    ev = search_evidence("clear")
+    ev.runs = pd.concat([ev.runs, pd.DataFrame({"run_id": ["e0", "e1"], "arm": "grid",
+                                                "status": "error"})], ignore_index=True)
+    assert "2 run(s) failed" in nets.search_criterion(ev).summary
     # random search that tries no more learning rates than the grid does not hold
     assert nets.search_criterion(search_evidence("clear", random_distinct=3)).outcome == FAILS
 
@@ -359,4 +363,5 @@ def test_quick_verdicts_stable_across_seeds(key, tmp_path):
         ev = collect(claim, budget, tmp_path / str(budget.seeds[0]))
         verdict = claim.criterion(ev)
         assert verdict.outcome == MEASURED[key], (budget.seeds, verdict.summary)
-        assert isinstance(claim.figure(ev), Figure)
+        assert nets.failed(ev) == 0
+    assert isinstance(claim.figure(ev), Figure)  # on real evidence (the second seed set)
