@@ -233,7 +233,8 @@ def cmd_claims(args: argparse.Namespace) -> int:
         from reports import build_report
 
         report = build_report(out_dir, Path(args.report), title="optbench: claims",
-                              command=f"optbench report {shlex.quote(str(out_dir))}"
+                              command=f"optbench report {shlex.quote(str(out_dir))} "
+                              f"--out {shlex.quote(str(args.report))}"
                               + "".join(f" --plugin {shlex.quote(m)}" for m in args.plugin))
         sys.stdout.write(f"report:   {report}\n")
     broken = [r for r in results if r.error]
