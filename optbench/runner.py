@@ -13,7 +13,7 @@ import math
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -66,7 +66,7 @@ def blas_controller() -> ThreadpoolController:
     return _controller[1]
 
 
-def record_steps(steps: int, record_every: int = 1, record: str = "every",
+def record_steps(steps: int, record_every: int = 1, record: str | Sequence[int] = "every",
                  points_per_decade: int = POINTS_PER_DECADE) -> Iterator[int]:
     """The steps after step 0 that a run records, in increasing order; always ends at ``steps``.
 
@@ -74,7 +74,8 @@ def record_steps(steps: int, record_every: int = 1, record: str = "every",
     integers ``round(10 ** (j / points_per_decade))`` for ``j = 0, 1, ...`` (a fixed number
     of points per decade, so a 1e6-step run at the default 40 per decade has 209 rows, step 0 included), with
     no two recorded steps closer than ``record_every``.  Either way the trace has
-    O(points) rows and costs O(points) evaluations.
+    O(points) rows and costs O(points) evaluations.  ``record`` may also be a sequence
+    of steps: those below ``steps`` (sorted, once each), then ``steps``.
 
     >>> list(record_steps(10, 3))
     [3, 6, 9, 10]
@@ -82,6 +83,10 @@ def record_steps(steps: int, record_every: int = 1, record: str = "every",
     [1, 3, 10, 32, 100, 316, 1000]
     """
     if steps <= 0:
+        return
+    if not isinstance(record, str):  # explicit steps
+        yield from (s for s in sorted(set(record)) if 1 <= s < steps)
+        yield steps
         return
     if record == "every":
         yield from range(record_every, steps, record_every)
@@ -277,7 +282,7 @@ def run(
     steps: int,
     seed: int = 0,
     record_every: int = 1,
-    record: str = "every",
+    record: str | Sequence[int] = "every",
     points_per_decade: int = POINTS_PER_DECADE,
     tol_grad: float | None = 1e-10,
     tol_subopt: float | None = None,
@@ -308,7 +313,8 @@ def run(
         always recorded.  With ``record="log"``: the least gap between recorded steps.
     record
         ``"every"`` (every ``record_every``-th step) or ``"log"``: ``points_per_decade``
-        log-spaced steps per decade (see :func:`record_steps`), for long runs.
+        log-spaced steps per decade (see :func:`record_steps`), for long runs; or a
+        list of the steps to record (the convergence tests run at those steps only).
     points_per_decade
         Recorded steps per decade with ``record="log"`` (an integer >= 1).
     tol_grad, tol_subopt
@@ -337,8 +343,12 @@ def run(
     """
     steps = _check_int("steps", steps, 0)
     record_every = _check_int("record_every", record_every, 1)
-    if record not in RECORD_MODES:
-        raise ValueError(f"record must be one of {', '.join(map(repr, RECORD_MODES))}, got {record!r}")
+    if isinstance(record, str) or not hasattr(record, "__iter__"):
+        if record not in RECORD_MODES:
+            raise ValueError(f"record must be one of {', '.join(map(repr, RECORD_MODES))} or a "
+                             f"list of steps, got {record!r}")
+    else:
+        record = [_check_int("record (a list of steps)", s, 1) for s in record]
     points_per_decade = _check_int("points_per_decade", points_per_decade, 1)
     seed = _check_int("seed", seed, 0)
     tol_grad = _check_tolerance("tol_grad", tol_grad)

@@ -33,7 +33,7 @@ RUN_OPTION_RULES = {
     "tol_grad": "a number >= 0 or none",
     "tol_subopt": "a number >= 0 or none",
     "diverge_factor": "a number > 0",
-    "record": "'every' or 'log'",
+    "record": "'every', 'log' or a list of steps (integers >= 1)",
     "points_per_decade": "an integer >= 1",
 }
 
@@ -46,7 +46,9 @@ def check_run_option(key: str, value: Any) -> str | None:
     elif key == "diverge_factor":
         ok = number and value > 0
     elif key == "record":
-        ok = value in ("every", "log")
+        ok = value in ("every", "log") or (
+            isinstance(value, (list, tuple)) and all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value))
     elif key == "points_per_decade":
         ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
     else:

@@ -184,3 +184,19 @@ def test_the_update_path_is_recorded_in_the_run_meta():
     averaged = optimizers.Averaged(optimizers.get("sgd", lr=0.1).with_kernels("numpy"))
     assert optbench.run(problem, averaged, steps=2).meta["kernels"] == "numpy"
     assert "kernels" not in optbench.run(problem, optimizers.get("newton"), steps=2).meta
+
+
+def test_an_explicit_list_of_steps_is_recorded_and_tested_there_only():
+    assert list(record_steps(100, 1, [50, 3, 3, 200, 7])) == [3, 7, 50, 100]
+    problem = CountingProblem()
+    result = optbench.run(problem, optimizers.get("sgd", lr=1e-3), steps=100,
+                          record=[50, 3, 7], tol_grad=None)
+    assert result.trace["step"].tolist() == [0, 3, 7, 50, 100]
+    assert problem.calls["loss"] == 5
+    spec = RunSpec("quadratic", "sgd", {"dim": 3}, {"lr": 1e-3}, steps=20,
+                   options={"record": [5, 10]})
+    assert execute(spec).trace["step"].tolist() == [0, 5, 10, 20]
+    with pytest.raises(ValueError, match="record"):
+        RunSpec("quadratic", "sgd", {"dim": 3}, {"lr": 1e-3}, options={"record": [0, 5]})
+    with pytest.raises(ValueError, match="record"):
+        optbench.run(problem, optimizers.get("sgd", lr=1e-3), steps=5, record=[1.5])
