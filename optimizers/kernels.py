@@ -28,18 +28,20 @@ The policy
     the reference path, always available.
 
 The process-wide policy comes from the environment variable ``OPTBENCH_KERNELS``
-(read when a step first needs it) unless :func:`use` sets it; :func:`using` sets it
-for a ``with`` block; :func:`active` names the path in use (``"numba"`` or
-``"numpy"``), and :func:`path_of` the path of one optimizer, which the harness can
-record with each run; :func:`warm_up` imports numba and loads the kernels before a
-harness starts its clock.  One optimizer can follow its
-own policy with ``opt.with_kernels("numpy")`` (a copy of ``opt``).  The kernel never
-changes an optimizer's ``hyperparams``, hence not a run's identity: both paths compute
-the same numbers.
+(read when a step first needs it; worker processes inherit it) unless :func:`use`
+sets it; :func:`using` sets it for a ``with`` block.  One optimizer can follow its
+own policy: ``opt.with_kernels("numpy")`` is a copy of ``opt`` that does.
+:func:`active` names the process-wide path (``"numba"`` or ``"numpy"``) and
+:func:`path_of` the path of one optimizer, for a run's metadata.  The kernel never
+changes an optimizer's ``hyperparams``, hence not a run's identity: both paths
+compute the same numbers.
 
 numba is optional (``pip install optbench[fast]``).  It is imported, and the kernels
 compiled, on the first step that uses them, never at ``import optimizers``; with
-``cache=True`` the compiled code is kept on disk for later processes.
+``cache=True`` the compiled code is kept on disk for later processes.  Even from the
+cache, the first fused step of a process costs about a second (numba's import and
+code generator start): :func:`warm_up` pays it in advance, before a harness starts
+its clock.
 
 Arrays and dtypes
 -----------------
