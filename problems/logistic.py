@@ -59,18 +59,37 @@ def logistic_loss_and_grad(
     """Loss and gradient from one product ``m = yx @ w`` (the gradient None unless
     ``need_grad``); the same numbers as :func:`logistic_loss` and :func:`logistic_grad`.
 
-    With ``z = -m`` (negated in place): the loss is ``mean(logaddexp(0, z)) + reg/2
-    |w|^2`` (``np.logaddexp`` is ``max(0, z) + log1p(exp(-|z|))``, finite for any
-    margin); then ``z`` is overwritten by ``sigma(z) = expit(z)`` (stable on both
-    sides) and the gradient is ``-yx^T sigma(z) / n + reg w``.  So a call makes two
-    passes over ``yx`` (one product each way) and holds two length-n vectors.
+    With ``z = -m`` (negated in place): the loss is ``mean(log(1 + exp(z))) + reg/2
+    |w|^2`` (see :func:`log1p_exp`, finite for any margin); then ``z`` is overwritten
+    by ``sigma(z) = expit(z)`` (stable on both sides) and the gradient is
+    ``-yx^T sigma(z) / n + reg w``.  So a call makes two passes over ``yx`` (one
+    product each way) and holds two length-n vectors.
     """
     z = yx @ w
     np.negative(z, out=z)
-    loss = float(np.mean(np.logaddexp(0.0, z))) + 0.5 * reg * float(w @ w)
+    loss = float(np.mean(log1p_exp(z))) + 0.5 * reg * float(w @ w)
     if not need_grad:
         return loss, None
     return loss, _grad_from(yx, expit(z, out=z), w, reg)
+
+
+def log1p_exp(z: np.ndarray) -> np.ndarray:
+    """``log(1 + exp(z))`` elementwise, stable for any finite ``z`` (a new array).
+
+    float64: ``np.logaddexp(0, z)``, the reference form (kept so that float64 losses
+    stay bit for bit what they were).  Other dtypes: the same formula written out as
+    ``max(z, 0) + log1p(exp(-|z|))`` with in-place ufuncs, which numpy vectorises in
+    float32 (about twice as fast as float32 ``logaddexp``); the two agree to a few
+    float32 ulps.
+    """
+    if z.dtype == np.float64:
+        return np.logaddexp(0.0, z)
+    t = np.abs(z)
+    np.negative(t, out=t)
+    np.exp(t, out=t)
+    np.log1p(t, out=t)
+    t += np.maximum(z, 0.0)
+    return t
 
 
 def _grad_from(yx: np.ndarray, s: np.ndarray, w: np.ndarray, reg: float) -> np.ndarray:

@@ -284,3 +284,17 @@ def test_a_stepwise_run_stays_in_float32(name, params):
     # the same minibatches, the same method: the same path up to float32 round-off
     assert r32.trace["loss"].iloc[-1] == pytest.approx(r64.trace["loss"].iloc[-1], rel=1e-4)
     assert r32.trace["loss"].iloc[-1] < r32.trace["loss"].iloc[0]
+
+
+def test_the_float32_log_loss_is_stable_and_accurate():
+    from problems.logistic import log1p_exp
+
+    z = np.concatenate([np.linspace(-120.0, 120.0, 20_001),
+                        [0.0, 1e-30, -1e-30, 88.0, -88.0, 1e4, -1e4]])
+    z32 = z.astype(np.float32)
+    got = log1p_exp(z32)
+    ref = np.logaddexp(0.0, z32.astype(np.float64))  # exact at the rounded inputs
+    assert got.dtype == np.float32 and np.isfinite(got).all()
+    tiny = np.finfo(np.float32).tiny
+    np.testing.assert_allclose(got, ref, rtol=4 * np.finfo(np.float32).eps, atol=tiny)
+    np.testing.assert_array_equal(log1p_exp(z), np.logaddexp(0.0, z))  # float64: itself
