@@ -251,20 +251,20 @@ def worker_environment() -> Iterator[None]:
                 os.environ[key] = value
 
 
-def pool_context(plugins: Iterable[str] = ()) -> BaseContext:
+def pool_context(plugins: Iterable[str] = (), preload: Iterable[str] = FORKSERVER_PRELOAD) -> BaseContext:
     """The multiprocessing context of the local pool: the fork server on Linux, else spawn.
 
     The fork server is started here if it is not running, in
-    :func:`worker_environment`, preloading :data:`FORKSERVER_PRELOAD` and ``plugins``
+    :func:`worker_environment`, preloading the modules ``preload`` and ``plugins``
     (it imports them once; a server that is already running keeps what it loaded,
-    and each worker imports the plugins it lacks).  Fork servers are not used on
+    and each worker imports what it lacks).  Fork servers are not used on
     macOS, where forking a process that has loaded the system's frameworks is unsafe.
     """
     if sys.platform.startswith("linux") and "forkserver" in multiprocessing.get_all_start_methods():
         from multiprocessing import forkserver
 
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([*FORKSERVER_PRELOAD, *plugins])
+        context.set_forkserver_preload([*preload, *plugins])
         with worker_environment():
             forkserver.ensure_running()
         return context
@@ -358,9 +358,14 @@ def _run_alone(spec: RunSpec, context: BaseContext, plugins: tuple[str, ...]) ->
             return _worker_died(exc)
 
 
-def _run_dask(todo: list[RunSpec], jobs: int, scheduler: str | None, finish,
-              plugins: tuple[str, ...]) -> None:
+def _run_dask(todo: list[RunSpec], jobs: int, scheduler: str | None,
+              finish: Callable[[RunSpec, tuple], None], plugins: tuple[str, ...]) -> None:
+    """dask.distributed: the cluster at ``scheduler``, or a LocalCluster of ``jobs``
+    single-threaded worker processes whose nannies fork them from the fork server of
+    :func:`pool_context` (which then also preloads ``distributed``), so that a worker
+    (and a worker restarted after a death) starts warm."""
     try:
+        import dask
         from dask.distributed import Client, LocalCluster
         from dask.distributed import as_completed as dask_completed
     except ImportError:
@@ -368,37 +373,46 @@ def _run_dask(todo: list[RunSpec], jobs: int, scheduler: str | None, finish,
             "the dask executor needs dask.distributed: pip install 'optbench[dask]'"
         ) from None
     cluster = None
+    start_method: AbstractContextManager[Any] = nullcontext()
     if scheduler is None:
-        cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
-        client = Client(cluster)
-    else:
-        client = Client(scheduler, timeout="30s")
-    try:
-        futures = client.map(compute, [s.to_dict() for s in todo], plugins=plugins, pure=False)
-        by_key = {f.key: s for f, s in zip(futures, todo)}
-        suspects = []
+        method = pool_context(plugins, preload=(*FORKSERVER_PRELOAD, "distributed")).get_start_method()
+        start_method = dask.config.set({"distributed.worker.multiprocessing-method": method})
+    with start_method:  # for the whole study: the nannies read it when they restart a worker
+        if scheduler is None:
+            cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+            client = Client(cluster)
+        else:
+            client = Client(scheduler, timeout="30s")
         try:
-            for future in dask_completed(futures):
-                try:
-                    record = future.result()
-                except Exception:  # a worker died under it (KilledWorker), maybe not its fault
-                    suspects.append(by_key[future.key])
-                    continue
-                finish(by_key[future.key], record)
-        except BaseException:
-            client.cancel(futures)
-            raise
-        # tasks that were on a worker when it died: each again alone, so that only
-        # the run that kills its worker is stored as an error
-        for spec in suspects:
+            _collect_dask(client, dask_completed, todo, finish, plugins)
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+def _collect_dask(client: Any, dask_completed: Any, todo: list[RunSpec],
+                  finish: Callable[[RunSpec, tuple], None], plugins: tuple[str, ...]) -> None:
+    futures = client.map(compute, [s.to_dict() for s in todo], plugins=plugins, pure=False)
+    by_key = {f.key: s for f, s in zip(futures, todo)}
+    suspects = []
+    try:
+        for future in dask_completed(futures):
             try:
-                record = client.submit(compute, spec.to_dict(), plugins=plugins,
-                                       pure=False).result()
-            except Exception as exc:
-                record = _worker_died(exc)
-            finish(spec, record)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+                record = future.result()
+            except Exception:  # a worker died under it (KilledWorker), maybe not its fault
+                suspects.append(by_key[future.key])
+                continue
+            finish(by_key[future.key], record)
+    except BaseException:
+        client.cancel(futures)
+        raise
+    # tasks that were on a worker when it died: each again alone, so that only
+    # the run that kills its worker is stored as an error
+    for spec in suspects:
+        try:
+            record = client.submit(compute, spec.to_dict(), plugins=plugins, pure=False).result()
+        except Exception as exc:
+            record = _worker_died(exc)
+        finish(spec, record)
