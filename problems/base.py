@@ -16,7 +16,7 @@ A duck-typed user problem or oracle may lack it, so callers look it up with
 ``getattr(oracle, "loss_and_grad", None)`` and fall back to the two calls.
 
 Precision.  A problem has a ``dtype``, float64 unless built with ``dtype="float32"``
-(quadratic and logistic take the parameter): ``x0`` and ``grad`` return arrays of
+(quadratic, logistic and mlp take the parameter): ``x0`` and ``grad`` return arrays of
 that dtype, the data are stored in it, points are converted to it, ``loss`` still
 returns a Python float, and ``f_star`` is computed in float64.
 

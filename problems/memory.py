@@ -6,7 +6,7 @@ arrays or loading its data) an upper-ish estimate of the peak memory of building
 problem and making one oracle call on it.  :func:`check_fits` compares that estimate
 with the memory the machine has available.
 
-A family with a ``dtype`` parameter (quadratic and logistic: ``"float64"`` or
+A family with a ``dtype`` parameter (quadratic, logistic and mlp: ``"float64"`` or
 ``"float32"``) takes it in ``estimated_bytes`` too and counts its arrays at that
 dtype's item size, so a float32 problem's estimate is about half its float64 one
 (what stays float64, such as a block of float64 draws, is counted at 8 bytes).

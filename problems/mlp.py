@@ -2,7 +2,7 @@
 
 The family of the lecture's neural-network experiments (activation functions, weight
 initialisation, preprocessing, batch normalisation) as a :class:`~problems.base.Problem`
-over one flat float64 parameter vector.  The building blocks are plain functions over
+over one flat float64 (or float32) parameter vector.  The building blocks are plain functions over
 arrays (:func:`activation_forward`, :func:`batchnorm_forward`,
 :func:`softmax_cross_entropy` and their backward passes); :class:`MLP` composes them.
 """
@@ -18,7 +18,16 @@ import numpy as np
 from scipy.special import expit
 
 from . import mlp_data
-from ._validate import as_point, check_bool, check_int, check_real, check_seed, x0_rng
+from ._validate import (
+    as_point,
+    check_bool,
+    check_dtype,
+    check_int,
+    check_real,
+    check_seed,
+    dtype_params,
+    x0_rng,
+)
 from .base import Problem
 from .mlp_data import DATASETS, PREPROCESS
 
@@ -131,7 +140,7 @@ def activation_backward(name: str, dh: np.ndarray, cache: Any, alpha: float = 1.
     if name == "maxout":
         first = cache
         w = first.shape[1]
-        dz = np.empty((dh.shape[0], 2 * w))
+        dz = np.empty((dh.shape[0], 2 * w), dtype=dh.dtype)
         np.multiply(dh, first, out=dz[:, :w])
         np.multiply(dh, ~first, out=dz[:, w:])
         return dz
@@ -342,11 +351,18 @@ class MLP(Problem):
         ``0 .. classes-1`` (default all 10).
     alpha : float, default 1.0
         The ELU's ``alpha``, > 0 (recorded, unused, for other activations).
+    dtype : {"float64", "float32"}, default "float64"
+        Precision of the features and of the computation (keyword only).  The data
+        are loaded and preprocessed in float64, then rounded; ``x0`` (the float64
+        draws rounded), ``grad``, the activations and the logits are ``dtype``, a
+        point is converted to ``dtype``; ``loss`` and :meth:`metrics` return Python
+        floats.  ``params`` has a ``"dtype"`` entry only when it is not float64.
 
     Attributes
     ----------
     X_train, y_train, X_val, y_val : ndarray
-        The preprocessed features (float64, read-only) and int64 labels of each split.
+        The preprocessed features (of ``dtype``, read-only) and int64 labels of each
+        split.
     train_rows, val_rows : ndarray
         The rows of the dataset in each split (sorted), a partition of all rows.
     scaling : problems.mlp_data.Scaling
@@ -358,7 +374,7 @@ class MLP(Problem):
 
     Notes
     -----
-    **Parameter layout.**  One flat float64 vector of length ``dim``; layer after layer
+    **Parameter layout.**  One flat vector (of ``dtype``) of length ``dim``; layer after layer
     (the hidden layers, then the output layer), each stores ``W`` (fan_in, fan_out),
     row-major, then ``b`` (fan_out,), then with batch norm ``gamma`` (fan_out,) and
     ``beta`` (fan_out,), where fan_out is the width, twice the width for maxout, and
@@ -415,6 +431,7 @@ class MLP(Problem):
         n_samples: int | None = None,
         classes: int | None = None,
         alpha: float = 1.0,
+        dtype: str = "float64",
     ) -> None:
         dataset = _check_name("dataset", dataset, DATASETS)
         hidden = _check_hidden(hidden)
@@ -432,6 +449,7 @@ class MLP(Problem):
             n_samples = check_int("n_samples", n_samples, low=1)
         if classes is not None:
             classes = check_int("classes", classes, low=2)
+        self.dtype = dtype_ = check_dtype(dtype)
 
         x, y = self._load(dataset, n_samples, classes, seed)
         n_samples, classes = x.shape[0], int(y.max()) + 1
@@ -443,8 +461,8 @@ class MLP(Problem):
             )
         self.train_rows, self.val_rows = train, val
         self.scaling = mlp_data.fit_preprocess(preprocess, x[train])
-        self.X_train = self.scaling.apply(x[train])
-        self.X_val = self.scaling.apply(x[val])
+        self.X_train = self.scaling.apply(x[train]).astype(dtype_, copy=False)
+        self.X_val = self.scaling.apply(x[val]).astype(dtype_, copy=False)
         self.y_train = y[train]
         self.y_val = y[val]
         for a in (self.X_train, self.X_val, self.y_train, self.y_val):
@@ -493,6 +511,7 @@ class MLP(Problem):
             "n_samples": n_samples,
             "classes": classes,
             "alpha": alpha,
+            **dtype_params(dtype_),
         }
 
     @staticmethod
@@ -511,6 +530,7 @@ class MLP(Problem):
         n_samples: int | None = None,
         classes: int | None = None,
         alpha: float = 1.0,
+        dtype: str = "float64",
     ) -> int:
         """Upper-ish estimate of the peak bytes of building the problem plus one oracle
         call (full loss and grad, :meth:`metrics`, or a minibatch's grad), computed
@@ -538,10 +558,17 @@ class MLP(Problem):
         counted for all ``n`` rows since :meth:`metrics` (called by the harness at
         every recorded step) runs over both splits at once; ``backward`` the per-row
         temporaries of the backward pass over the training split.  The one-time
-        import of scikit-learn is not counted.  ``init``, ``preprocess``, ``reg``, ``seed`` and ``alpha`` do
-        not change the size and are not checked; invalid ``dataset``, ``hidden``,
-        ``activation``, ``batchnorm``, ``batch_size``, ``val_fraction``,
-        ``n_samples`` or ``classes`` raise the constructor's ValueError (not the
+        import of scikit-learn is not counted.
+
+        ``dtype="float32"``: ``held + call`` counts the splits' features and every
+        term of ``call`` at 4 bytes (labels, row indices and the digits cache stay 8);
+        ``construction`` stays float64 (loading and preprocessing) plus the rounded
+        copy of the features, ``4 n d``.
+
+        ``init``, ``preprocess``, ``reg``, ``seed`` and ``alpha`` do not change the
+        size and are not checked; invalid ``dataset``, ``hidden``, ``activation``,
+        ``batchnorm``, ``batch_size``, ``val_fraction``, ``n_samples``, ``classes``
+        or ``dtype`` raise the constructor's ValueError (not the
         constraints that need the data's split: ``batch_size`` at most the training
         rows, non-empty splits, at least two spiral points per class).
 
@@ -561,6 +588,7 @@ class MLP(Problem):
             classes = check_int("classes", classes, low=2)
         if batch_size is not None:
             batch_size = check_int("batch_size", batch_size, low=2 if batchnorm else 1)
+        itemsize = check_dtype(dtype).itemsize
 
         if dataset == "spiral":
             c = mlp_data.SPIRAL_CLASSES if classes is None else classes
@@ -593,7 +621,10 @@ class MLP(Problem):
         construction = loader + 4 * n * d + 4 * n
         held = n * d + cached + 3 * n
         call = 3 * dim + b * (d + 1) + n * forward + n_train * backward
-        return 8 * max(construction, held + call)
+        if itemsize == 8:
+            return 8 * max(construction, held + call)
+        return max(8 * construction + itemsize * n * d,
+                   8 * (cached + 3 * n) + itemsize * (n * d + call))
 
     @staticmethod
     def _load(
@@ -647,10 +678,11 @@ class MLP(Problem):
     def layers(self, x: np.ndarray) -> list[Layer]:
         """The parameters of every affine layer (hidden layers, then output) of ``x``.
 
-        The arrays are views into ``x`` when ``x`` is a float64 vector of shape
-        ``(dim,)`` (writing to them changes ``x``); otherwise into its float64 copy.
+        The arrays are views into ``x`` when ``x`` is a vector of the problem's dtype
+        and shape ``(dim,)`` (writing to them changes ``x``); otherwise into its copy
+        in that dtype.
         """
-        x = as_point(x, self.dim)
+        x = as_point(x, self.dim, self.dtype)
         return [
             Layer(*(x[start:stop].reshape(shape) for start, stop, shape in blocks))
             for blocks in self._layer_blocks
@@ -658,7 +690,7 @@ class MLP(Problem):
 
     def x0(self, seed: int = 0) -> np.ndarray:
         rng = x0_rng(seed)
-        x = np.zeros(self.dim)
+        x = np.zeros(self.dim, dtype=self.dtype)
         for layer in self.layers(x):
             layer.W[...] = init_std(self.init, layer.W.shape[0]) * rng.standard_normal(
                 layer.W.shape
@@ -669,7 +701,7 @@ class MLP(Problem):
 
     def penalty(self, x: np.ndarray) -> float:
         """The L2 term ``reg/2 sum_l |W_l|^2`` of the objective at ``x``."""
-        x = as_point(x, self.dim)
+        x = as_point(x, self.dim, self.dtype)
         total = 0.0
         for start, stop in self._weight_slices:
             w = x[start:stop]
@@ -724,7 +756,7 @@ class MLP(Problem):
     ) -> tuple[float, np.ndarray | None]:
         """The training-mode objective on the rows ``(X, y)`` and its gradient (None
         unless ``need_grad``)."""
-        x = as_point(x, self.dim)
+        x = as_point(x, self.dim, self.dtype)
         layers = self.layers(x)
         fwd = self._forward(layers, X)
         data_loss, d = softmax_cross_entropy(fwd.logits, y, grad=need_grad)
@@ -732,7 +764,7 @@ class MLP(Problem):
         if not need_grad:
             return value, None
         assert d is not None  # softmax_cross_entropy(grad=True) returns the gradient
-        g = np.empty(self.dim)  # every entry is written below
+        g = np.empty(self.dim, dtype=self.dtype)  # every entry is written below
         grads = self.layers(g)
         last = len(layers) - 1
         for i in range(last, -1, -1):
@@ -780,7 +812,7 @@ class MLP(Problem):
     def _features(self, X: Any) -> np.ndarray | None:
         if X is None:
             return None
-        X = np.asarray(X, dtype=np.float64)
+        X = np.asarray(X, dtype=self.dtype)
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise ValueError(
                 f"X must have shape (n, {self.n_features}) (preprocessed features), "

@@ -36,6 +36,7 @@ CONFIGS = [
     ("mlp", {"dataset": "spiral", "hidden": [5, 4], "activation": "tanh", "batchnorm": True,
              "batch_size": 16}),
     ("mlp", {"dataset": "spiral", "hidden": [4], "activation": "maxout", "batch_size": None}),
+    ("mlp", {"dataset": "spiral", "hidden": [5], "batch_size": 16, "dtype": "float32"}),
     pytest.param(("logistic", {"dataset": "breast_cancer", "standardize": True,
                                "batch_size": 64}), marks=needs_sklearn),
 ]

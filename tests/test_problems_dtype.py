@@ -1,4 +1,5 @@
-"""Problems in float32: the ``dtype`` parameter of the quadratic and logistic families.
+"""Problems in float32: the ``dtype`` parameter of the quadratic, logistic and mlp
+families.
 
 A float32 problem stores its data in float32, returns float32 points and gradients
 (and a Python float loss), agrees with its float64 twin to float32 precision, and
@@ -258,8 +259,7 @@ def test_check_dtype_accepts_the_names_and_their_numpy_types():
     assert check_dtype("float64") == np.float64 and check_dtype(float) == np.float64
 
 
-@pytest.mark.parametrize("name, params", [("rosenbrock", {}), ("saddle", {}),
-                                          ("mlp", {"dataset": "spiral", "hidden": [2]})])
+@pytest.mark.parametrize("name, params", [("rosenbrock", {}), ("saddle", {})])
 def test_families_without_the_parameter_do_not_accept_it(name, params):
     with pytest.raises(TypeError, match="dtype"):
         problems.get(name, **params, dtype="float32")
@@ -272,6 +272,7 @@ def test_families_without_the_parameter_do_not_accept_it(name, params):
 @pytest.mark.parametrize("name, params", [
     ("logistic", {"n_samples": 400, "n_features": 5, "batch_size": 32}),
     ("quadratic", {"dim": 20, "noise": 0.1}),
+    ("mlp", {"dataset": "spiral", "hidden": [8], "activation": "tanh", "batch_size": 32}),
 ])
 def test_a_stepwise_run_stays_in_float32(name, params):
     p32 = problems.get(name, **params, dtype="float32")
@@ -298,3 +299,58 @@ def test_the_float32_log_loss_is_stable_and_accurate():
     tiny = np.finfo(np.float32).tiny
     np.testing.assert_allclose(got, ref, rtol=4 * np.finfo(np.float32).eps, atol=tiny)
     np.testing.assert_array_equal(log1p_exp(z), np.logaddexp(0.0, z))  # float64: itself
+
+
+# The nets --------------------------------------------------------------------------------
+
+MLP_CONFIGS = [
+    {"dataset": "spiral", "hidden": [8], "activation": "tanh", "batch_size": 32},
+    {"dataset": "spiral", "hidden": [6, 5], "activation": "elu", "batchnorm": True,
+     "batch_size": 32},
+    {"dataset": "spiral", "hidden": [6], "activation": "maxout", "batch_size": None},
+    {"dataset": "spiral", "hidden": [6], "activation": "leaky_relu", "batch_size": 16},
+    pytest.param({"hidden": [16], "batch_size": 64}, marks=needs_sklearn),
+]
+
+
+@pytest.mark.parametrize("params", MLP_CONFIGS)
+def test_mlp_in_float32(params):
+    p64 = problems.get("mlp", **params)
+    p32 = problems.get("mlp", **params, dtype="float32")
+    assert p32.params == {**p64.params, "dtype": "float32"} and "dtype" not in p64.params
+    for a in (p32.X_train, p32.X_val):
+        assert a.dtype == np.float32 and not a.flags.writeable
+    np.testing.assert_array_equal(p32.X_train, p64.X_train.astype(np.float32))
+    np.testing.assert_array_equal(p32.x0(2), p64.x0(2).astype(np.float32))
+    b64 = p64.minibatch(np.random.default_rng(0))
+    b32 = p32.minibatch(np.random.default_rng(0))
+    for x in (p32.x0(1), p64.x0(3)):  # a float32 point and a float64 one
+        for o32, o64 in ((p32, p64), (b32, b64)):
+            value = o32.loss(x)
+            g = o32.grad(x)
+            assert type(value) is float and g.dtype == np.float32
+            assert abs(value - o64.loss(x)) <= RTOL * o64.loss(x)
+            assert rel(g, o64.grad(x)) <= RTOL
+        m32, m64 = p32.metrics(x), p64.metrics(x)
+        assert all(type(v) is float for v in m32.values())
+        assert m32["val_loss"] == pytest.approx(m64["val_loss"], rel=RTOL)
+        assert p32.predict_proba(x).dtype == np.float32
+        assert all(a.dtype == np.float32 for a in p32.forward_activations(x))
+        assert all(a.dtype == np.float32 for a in p32.pre_activations(x, p32.X_val))
+
+
+def test_mlp_layers_are_views_of_a_float32_point():
+    p = problems.get("mlp", dataset="spiral", hidden=[4], dtype="float32")
+    x = p.x0(0)
+    layers = p.layers(x)
+    layers[0].b[:] = 7.0
+    assert x.dtype == np.float32 and (x[p.layout[1].start:p.layout[1].stop] == 7.0).all()
+
+
+@pytest.mark.parametrize("bad", ["float16", None], ids=repr)
+def test_mlp_refuses_a_bad_dtype(bad):
+    message = f"dtype must be one of 'float64', 'float32', got {bad!r}"
+    for build in (problems.MLP, problems.MLP.estimated_bytes):
+        with pytest.raises(ValueError) as info:
+            build(dataset="spiral", hidden=[2], dtype=bad)
+        assert str(info.value) == message

@@ -91,6 +91,10 @@ CASES = [
     (Logistic, {"n_samples": 10_000, "n_features": 50, "dtype": "float32"}),
     (Logistic, {"n_samples": 9000, "n_features": 100, "standardize": True, "batch_size": None,
                 "dtype": "float32"}),
+    (MLP, {"dataset": "spiral", "n_samples": 5000, "hidden": [50, 50], "batchnorm": True,
+           "activation": "tanh", "dtype": "float32"}),
+    (MLP, {"dataset": "spiral", "n_samples": 8000, "hidden": [64], "activation": "maxout",
+           "dtype": "float32"}),
 ]
 DATA_CASES = [
     (Logistic, {"dataset": "breast_cancer"}),
@@ -161,6 +165,7 @@ def test_logistic_grows_like_n_times_d():
     (Quadratic, {"dim": 10**7, "rotate": False, "noise": 1.0}, 0.5, 0.6),
     (Logistic, {"n_samples": 10**6, "n_features": 199, "batch_size": None}, 0.5, 0.52),
     (Logistic, {"n_samples": 10**6, "n_features": 99, "batch_size": 256}, 0.5, 0.52),
+    (MLP, {"dataset": "spiral", "n_samples": 10**5, "hidden": [256, 256]}, 0.5, 0.52),
 ])
 def test_float32_halves_the_estimate_of_large_problems(cls, params, low, high):
     ratio = cls.estimated_bytes(**params, dtype="float32") / cls.estimated_bytes(**params)
