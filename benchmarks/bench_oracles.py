@@ -83,6 +83,22 @@ class MLPOracles:
         self.problem.metrics(self.x)
 
 
+class MLPPrecision:
+    """The digits net [128, 128] on a minibatch of 256, in float64 and float32."""
+
+    params = [["float64", "float32"]]
+    param_names = ["dtype"]
+
+    def setup(self, dtype):
+        self.problem = problems.get("mlp", dataset="digits", hidden=[128, 128], batch_size=256,
+                                    dtype=dtype)
+        self.x = self.problem.x0(0)
+        self.batch = self.problem.minibatch(np.random.default_rng(0))
+
+    def time_loss_and_grad_batch256(self, dtype):
+        self.batch.loss_and_grad(self.x)
+
+
 class QuadraticOracles:
     params = [[100, 1000]]
     param_names = ["dim"]
