@@ -164,9 +164,11 @@ def run_study(
     Parameters
     ----------
     executor
-        ``"serial"`` (this process), ``"process"`` (a pool of ``jobs`` spawned local
-        processes) or ``"dask"`` (dask.distributed: the cluster at ``scheduler``, or
-        a LocalCluster of ``jobs`` single-threaded worker processes started here).
+        ``"serial"`` (this process), ``"process"`` (a pool of ``jobs`` local
+        processes, forked from a warm fork server on Linux and spawned elsewhere: see
+        the module's docstring) or ``"dask"`` (dask.distributed: the cluster at
+        ``scheduler``, or a LocalCluster of ``jobs`` single-threaded worker processes
+        started here, forked from the same fork server).
     tags
         Extra labels per run id (``{"tune.round": 1, ...}``), stored in the run's
         metadata and shown by ``optbench.load`` as columns.
@@ -188,6 +190,10 @@ def run_study(
     plugins = tuple(plugins)
     import_plugins(plugins)
     tags = tags or {}
+    context = None
+    if executor == "process" and jobs > 1 and len(specs) > 1:
+        # started now, the fork server imports while the stored runs are listed
+        context = pool_context(plugins)
     todo, skipped = pending(specs, out)
     remove_stale_temporaries(out, [s.run_id() for s in todo])
     outcomes = [
@@ -208,7 +214,7 @@ def run_study(
             for spec in todo:
                 finish(spec, compute(spec.to_dict()))
         else:
-            _run_pool(todo, jobs, finish, plugins)
+            _run_pool(todo, jobs, finish, plugins, context or pool_context(plugins))
     finally:
         progress.close()
     return outcomes
@@ -295,8 +301,8 @@ def _starting_workers(context: BaseContext) -> AbstractContextManager[None]:
 
 
 def _run_pool(todo: list[RunSpec], jobs: int, finish: Callable[[RunSpec, tuple], None],
-              plugins: tuple[str, ...]) -> None:
-    """A pool of ``jobs`` local processes (see :func:`pool_context`).
+              plugins: tuple[str, ...], context: BaseContext) -> None:
+    """A pool of ``jobs`` local processes started with ``context`` (see :func:`pool_context`).
 
     When a worker dies (a crash in native code, an out-of-memory kill, os._exit), the
     pool breaks and every run not yet back fails with it.  The pool hands out runs in
@@ -307,7 +313,6 @@ def _run_pool(todo: list[RunSpec], jobs: int, finish: Callable[[RunSpec, tuple],
     ``jobs``.  Each round settles at least one run, so the loop ends whatever the
     pool's internals.
     """
-    context = pool_context(plugins)
     remaining = list(todo)
     while remaining:
         lost = _pool_round(remaining, jobs, context, finish, plugins)
