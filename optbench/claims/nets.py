@@ -823,6 +823,14 @@ def ensemble_gains(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).round(12)
 
 
+def gain_outcome(low: float, high: float) -> str:
+    """One method's verdict from the interval of its mean gain: HOLDS above 0, FAILS at or
+    below 0, INCONCLUSIVE if it straddles 0 (or is missing)."""
+    if math.isnan(low) or math.isnan(high):
+        return INCONCLUSIVE
+    return HOLDS if low > 0 else FAILS if high <= 0 else INCONCLUSIVE
+
+
 def ens_criterion(evidence: Evidence) -> Verdict:
     """Mean paired gain per method with a bootstrap interval; the verdict combines them."""
     table = evidence.tables.get("ensembles")
@@ -840,8 +848,7 @@ def ens_criterion(evidence: Evidence) -> Verdict:
                         f"{method}_low": low, f"{method}_high": high,
                         f"{method}_positive": float(np.mean(v > 0)) if v.size else math.nan,
                         f"{method}_loss_gain": float(gains[f"{method}_loss"].median())})
-        outcomes[method] = (INCONCLUSIVE if math.isnan(low) else HOLDS if low > 0
-                            else FAILS if high <= 0 else INCONCLUSIVE)
+        outcomes[method] = gain_outcome(low, high)
         numbers[f"{method}_holds"] = float(outcomes[method] == HOLDS)
     values = list(outcomes.values())
     outcome = HOLDS if all(o == HOLDS for o in values) else FAILS if FAILS in values else INCONCLUSIVE
@@ -877,11 +884,13 @@ def ens_figure(evidence: Evidence) -> "Figure":
                                 color="0.2", capsize=3)
         ax.axhline(0.0, color="0.4", lw=1)
         ax.set_xticks(range(len(ENS_METHODS)))
-        ax.set_xticklabels(["independent\nensemble", "snapshot\nensemble", "Polyak\naverage"])
+        n = verdict.numbers
+        ax.set_xticklabels([
+            f"{name}\n({gain_outcome(n.get(f'{m}_low', math.nan), n.get(f'{m}_high', math.nan))})"
+            for m, name in zip(ENS_METHODS, ("independent\nensemble", "snapshot\nensemble",
+                                             "Polyak\naverage"))])
         ax.set_ylabel("val accuracy gain over single (pp)")
         ax.set_title("digits, 1x32 relu, Adam")
-        _note(ax, "\n".join(f"{m}: {verdict.numbers.get(f'{m}_holds', 0) and 'holds' or 'not shown'}"
-                            for m in ENS_METHODS), loc="upper left")
         _suptitle(fig, _title(13, "ensembles and averaging", verdict))
     return fig
 
