@@ -183,7 +183,8 @@ def test_the_update_path_is_recorded_in_the_run_meta():
     assert optbench.run(problem, adam.with_kernels("numpy"), steps=2).meta["kernels"] == "numpy"
     averaged = optimizers.Averaged(optimizers.get("sgd", lr=0.1).with_kernels("numpy"))
     assert optbench.run(problem, averaged, steps=2).meta["kernels"] == "numpy"
-    assert "kernels" not in optbench.run(problem, optimizers.get("newton"), steps=2).meta
+    assert optbench.run(problem, optimizers.get("newton"), steps=2).meta["kernels"] == "numpy"
+    assert "kernels" not in optbench.run(problem, optimizers.get("lbfgs"), steps=2).meta
 
 
 def test_an_explicit_list_of_steps_is_recorded_and_tested_there_only():
