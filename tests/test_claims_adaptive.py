@@ -361,3 +361,34 @@ def test_figures_on_synthetic_evidence(key, evidence):
     fig = CLAIMS[key].figure(evidence())
     assert isinstance(fig, Figure)
     fig.canvas.draw()
+
+
+# Missing and failed runs ------------------------------------------------------------
+
+_SYNTHETIC = {
+    "adam-bias-correction": lambda: _bias_evidence({"corrected": [1.0], "uncorrected": [3.16],
+                                                    "uncorrected-beta2=0.99": [1.0]}),
+    "adam-good-default": lambda: _default_evidence(dict.fromkeys(
+        [p for p, *_ in adaptive.DEFAULT_PROBLEMS], [3e-3])),
+    "step-decay": lambda: _decay_evidence([0.3]),
+    "newton-and-lbfgs": lambda: _second_order_evidence([3.0]),
+}
+
+
+@pytest.mark.parametrize("key", list(CLAIMS))
+def test_no_evidence_is_inconclusive(key):
+    ev = _SYNTHETIC[key]()
+    empty = Evidence(trace=ev.trace.iloc[:0], runs=ev.runs.iloc[:0], tables={}, budget=ev.budget)
+    assert CLAIMS[key].criterion(empty).outcome == INCONCLUSIVE
+
+
+@pytest.mark.parametrize("key", list(CLAIMS))
+def test_failed_runs_are_left_out_and_said(key):
+    ev = _SYNTHETIC[key]()
+    first = ev.runs.iloc[0]
+    # one run of the first arm failed: its rows are gone and the store says "error"
+    ev.trace = ev.trace[ev.trace["run_id"] != first["run_id"]]
+    ev.runs.loc[ev.runs["run_id"] == first["run_id"], "status"] = "error"
+    verdict = CLAIMS[key].criterion(ev)
+    assert "1 run(s) failed" in verdict.summary
+    assert verdict.numbers["error_runs"] == 1

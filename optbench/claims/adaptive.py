@@ -122,7 +122,8 @@ def run_values(evidence: Evidence, value: Callable[[Rows, str], float]) -> pd.Da
             if row.run_id not in seen:
                 out.append({"run_id": row.run_id, "arm": row.arm, "seed": int(row.seed),
                             "status": str(getattr(row, "status", "error")), "value": math.nan})
-    return pd.DataFrame(out, columns=["run_id", "arm", "seed", "status", "value"])
+    frame = pd.DataFrame(out, columns=["run_id", "arm", "seed", "status", "value"])
+    return frame.astype({"run_id": object, "arm": object, "seed": int, "status": object, "value": float})
 
 
 def _n_errors(values: pd.DataFrame) -> int:
@@ -485,7 +486,7 @@ def _default_figure(evidence: Evidence) -> "Figure":
     problems = [p for p, *_ in DEFAULT_PROBLEMS if len(per) and p in set(per["problem"])] or ["(no runs)"]
     with theme():
         fig, axes = facets(len(problems), ncols=len(problems), panel=(3.2, 2.8), suptitle=True,
-                           wspace=0.6, left=0.7)
+                           wspace=0.95, left=0.75)
         fig.set_figheight(fig.get_figheight() + 0.6)
         fig.subplots_adjust(top=0.72, bottom=0.22)
         for ax, problem in zip(axes, problems):
