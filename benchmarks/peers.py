@@ -15,11 +15,13 @@ the baseline to optimise against.
 
 What is compared
 ----------------
-1. One optimizer step (adam, rmsprop, adagrad, momentum, nesterov; float64; 1e6 and,
-   without --quick, 1e7 elements; one BLAS/OpenMP thread) with a fixed gradient (an
+1. One optimizer step (adam, rmsprop, adagrad, momentum, nesterov; float64 and,
+   without --quick, float32; 1e6 and, without --quick, 1e7 elements; one BLAS/OpenMP
+   thread) on the default kernel path (numba's fused loops where numba is installed;
+   the numpy reference path is timed too, as information rows) with a fixed gradient (an
    oracle returning a stored array), against ``np.copyto(dst, src)`` of the same
    length timed in the same rounds.  Bytes are counted as the arrays a fused kernel
-   must read and write once each, 8 bytes per element per array (see
+   must read and write once each, 8 (float32: 4) bytes per element per array (see
    :data:`STEP_ARRAYS`); ``np.copyto`` moves 2 (reads src, writes dst), counted the
    same way (no write-allocate traffic on either side).  The reference time is the
    time the copy would take to move the step's bytes, ``copy_time * arrays / 2``, so
@@ -29,11 +31,17 @@ What is compared
 2. ``optbench.run(problem, adam, steps=S, record_every=S, tol_grad=None)`` (2 trace
    rows) against a bare numpy Adam loop doing the same in-place updates on the same
    ``problem.grad`` (no counting, no recording, no timing of steps); both in one
-   BLAS thread, and the final iterates are checked to agree.
+   BLAS thread, and the final iterates are checked to agree.  Also against a bare
+   loop of the same ``optimizers.Adam.step`` (the harness's own overhead, whatever
+   the kernel path).
 3. Recording: the same run with record_every=1 and record_every=100; the difference
    per extra row, against one ``loss + grad + norm`` of the problem (the work a row
    needs).  Informational.
-4. benchopt is not installed here: reported as not measured.
+4. A 50-point logistic-regression curve (gradient descent and L-BFGS-B) drawn by
+   optbench in one pass against benchopt's restarts, from
+   benchmarks/compare/benchopt_curve.py; only where benchopt is importable (build a
+   benchmark-only environment with benchmarks/compare/requirements-benchopt.txt),
+   else the row says "not measured".
 5. logistic ``loss(x) + grad(x)`` (n=20000, d=200, full batch) against ``A @ w`` and
    ``A.T @ r`` on a random array of the same shape; the mlp forward+backward
    against torch (from benchmarks/compare/mlp_vs_torch.py) where torch is importable;
@@ -214,8 +222,11 @@ def print_machine(torch: Any, quick: bool) -> None:
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
     print(f"machine: {platform.machine()} {cpu_name()}, {os.cpu_count()} logical CPUs "
           f"({affinity} usable), load average {'/'.join(f'{v:.2f}' for v in os.getloadavg())}")
+    from optimizers import kernels
+
     print(f"python {platform.python_version()}, numpy {np.__version__}, "
-          f"torch {torch.__version__ if torch is not None else 'not importable'}")
+          f"torch {torch.__version__ if torch is not None else 'not importable'}, "
+          f"optimizer kernels: {kernels.active()} (policy {kernels.policy()!r})")
     for info in threadpool_info():
         keys = ("user_api", "internal_api", "version", "num_threads", "threading_layer",
                 "architecture")
@@ -237,38 +248,56 @@ class StoredGradient:
         return self.g
 
 
-def measure_steps(sizes: list[int], repeats: dict[int, int], torch: Any) -> tuple[list[Row], list[str]]:
+def measure_steps(sizes: list[int], repeats: dict[int, int], torch: Any,
+                  dtypes: tuple[str, ...] = ("float64",),
+                  reference_path: bool = True) -> tuple[list[Row], list[str]]:
+    """Goal 1: each method's step (the default kernel path) against copy, per size and
+    dtype; with ``reference_path`` also the numpy reference path (information rows)."""
     import optimizers
+    from optimizers import kernels
 
     rows: list[Row] = []
     details: list[str] = []
     rng = np.random.default_rng(0)
-    for n in sizes:
+    paths = [None, "numpy"] if reference_path and kernels.active() != "numpy" else [None]
+    for n, dtype in [(n, d) for n in sizes for d in dtypes]:
         reps = repeats[n]
-        src = rng.standard_normal(n)
-        dst = np.empty(n)
+        item = np.dtype(dtype).itemsize
+        size = f"n=1e{int(np.log10(n))}" + ("" if dtype == "float64" else f" {dtype}")
+        src = rng.standard_normal(n).astype(dtype)
+        dst = np.empty(n, dtype=dtype)
         copy = clocked(lambda dst=dst, src=src: np.copyto(dst, src))
-        g = rng.standard_normal(n)
+        g = rng.standard_normal(n).astype(dtype)
         oracle = StoredGradient(g)
         copy_medians = []
-        for name, params in STEP_PARAMS.items():
-            opt = optimizers.get(name, **params)
-            x = rng.standard_normal(n)
-            state = opt.init(x)
-            step = clocked(lambda opt=opt, x=x, oracle=oracle, state=state: opt.step(x, oracle, state))
-            ts, tc = rounds([step, copy], reps, warmup=2)
-            arrays = STEP_ARRAYS[name][0]
-            r = row(f"1 {name} step, n=1e{int(np.log10(n))}", ts, tc, ">= 0.80x",
-                    invert=True, ref_scale=arrays / COPY_ARRAYS)
-            rows.append(r)
-            copy_medians.append(float(np.median(tc)))
-            details.append(f"n=1e{int(np.log10(n))} {name:9s} {arrays * 8 * n / r.ours / 1e9:6.2f} GB/s "
-                           f"({arrays} arrays x 8 B x n in {fmt_time(r.ours)})")
-            del x, state, opt
-        label = f"1 torch.Adam step, n=1e{int(np.log10(n))}"
-        if torch is None:
+        for path in paths:
+            for name, params in STEP_PARAMS.items():
+                opt = optimizers.get(name, **params)
+                if path is not None:
+                    opt = opt.with_kernels(path)
+                x = rng.standard_normal(n).astype(dtype)
+                state = opt.init(x)
+                kernels.warm_up(opt, x)
+                step = clocked(lambda opt=opt, x=x, oracle=oracle, state=state:
+                               opt.step(x, oracle, state))
+                ts, tc = rounds([step, copy], reps, warmup=2)
+                arrays = STEP_ARRAYS[name][0]
+                which = kernels.path_of(opt)
+                r = row(f"1 {name} step, {size}" + (" (numpy reference path)" if path else ""),
+                        ts, tc, ">= 0.80x", invert=True, ref_scale=arrays / COPY_ARRAYS)
+                if path is not None:
+                    r.verdict, r.peer = INFO, True
+                rows.append(r)
+                copy_medians.append(float(np.median(tc)))
+                details.append(f"{size} {name:9s} {which:5s} "
+                               f"{arrays * item * n / r.ours / 1e9:6.2f} GB/s "
+                               f"({arrays} arrays x {item} B x n in {fmt_time(r.ours)})")
+                del x, state, opt
+        label = f"1 torch.Adam step, {size}"
+        # torch's peer row is measured in float64 only
+        if dtype == "float64" and torch is None:
             rows.append(Row(label, threshold=">= 0.80x", note="skipped: torch not importable"))
-        else:
+        elif dtype == "float64":
             p = torch.from_numpy(rng.standard_normal(n)).requires_grad_(True)
             p.grad = torch.from_numpy(g)  # shares g: the same fixed gradient
             kind = "fused"
@@ -290,7 +319,7 @@ def measure_steps(sizes: list[int], repeats: dict[int, int], torch: Any) -> tupl
                            f"{arrays * 8 * n / r.ours / 1e9:6.2f} GB/s")
             del p, topt
         cm = float(np.median(copy_medians))
-        details.append(f"n=1e{int(np.log10(n))} np.copyto  {COPY_ARRAYS * 8 * n / cm / 1e9:6.2f} GB/s "
+        details.append(f"{size} np.copyto  {COPY_ARRAYS * item * n / cm / 1e9:6.2f} GB/s "
                        f"(median of the per-comparison copy medians, {fmt_time(cm)})")
         del src, dst, g
     return rows, details
@@ -325,10 +354,20 @@ def bare_adam(grad: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, steps: i
     return x
 
 
+def bare_optimizer_loop(opt: Any, problem: Any, x0: np.ndarray, steps: int) -> np.ndarray:
+    """``opt.step`` on the problem itself ``steps`` times: the harness's work, minus the harness."""
+    x = x0.copy()
+    state = opt.init(x)
+    for _ in range(steps):
+        x = opt.step(x, problem, state)
+    return x
+
+
 def measure_harness(quick: bool) -> tuple[list[Row], list[str]]:
     import optbench
     import optimizers
     import problems
+    from optimizers import kernels
 
     cases = [  # (dim, rotate, steps, repeats, threshold)
         (10, False, 1000 if quick else 5000, 5 if quick else 11, "<= 1.50x"),
@@ -350,15 +389,28 @@ def measure_harness(quick: bool) -> tuple[list[Row], list[str]]:
             def bare(problem=problem, steps=steps, x0=x0):
                 return bare_adam(problem.grad, x0, steps)
 
+            def bare_step(problem=problem, steps=steps, x0=x0):
+                return bare_optimizer_loop(optimizers.get("adam"), problem, x0, steps)
+
             diff = float(np.max(np.abs(ours().x - bare())))
-            to, tb, t1 = rounds([clocked(ours), clocked(bare), clocked(lambda: ours(steps=1))],
-                                reps)
+            diff_step = float(np.max(np.abs(ours().x - bare_step())))
+            to, tb, ts, t1 = rounds([clocked(ours), clocked(bare), clocked(bare_step),
+                                     clocked(lambda: ours(steps=1))], reps)
             label = "dense A (rotate=True)" if rotate else "diagonal A (rotate=False)"
-            r = row(f"2 optbench.run adam vs bare loop, dim {dim}, {label}", to, tb, threshold)
+            r = row(f"2 optbench.run adam vs bare numpy loop, dim {dim}, {label}", to, tb,
+                    threshold)
             r.note = (f"{steps} steps, record_every={steps} (2 rows); total / steps "
                       f"{fmt_time(r.ours / steps)} vs {fmt_time(r.reference / steps)}; "
                       f"a 1-step run costs {fmt_time(float(np.median(t1)))} (fixed cost); "
-                      f"final iterates agree to {diff:.1e}")
+                      f"final iterates agree to {diff:.1e} (ours uses the "
+                      f"{kernels.path_of(optimizers.get('adam'))} kernel path)")
+            rows.append(r)
+            r = row(f"2 optbench.run adam vs bare opt.step loop, dim {dim}, {label}", to, ts,
+                    threshold)
+            r.note = (f"harness only: the same optimizers.Adam.step in a bare loop "
+                      f"(no counting, no recording, no timing); per step "
+                      f"{fmt_time(r.ours / steps)} vs {fmt_time(r.reference / steps)}; "
+                      f"iterates agree to {diff_step:.1e}")
             rows.append(r)
 
         # 3. recording cost: record_every=1 vs 100, same steps
@@ -388,6 +440,23 @@ def measure_harness(quick: bool) -> tuple[list[Row], list[str]]:
     return rows, details
 
 
+# 4. One-pass curves against benchopt -----------------------------------------------
+
+
+def measure_benchopt(quick: bool) -> list[Row]:
+    """Goal 4, from benchmarks/compare/benchopt_curve.py where benchopt is importable
+    (a benchmark-only environment: benchmarks/compare/requirements-benchopt.txt)."""
+    label = "4 one-pass curve vs benchopt's restarts (50 points)"
+    try:
+        curve = importlib.import_module("benchmarks.compare.benchopt_curve").measure(quick)
+    except ImportError as exc:
+        return [Row(label, threshold=">= 5.00x", note=f"not measured: {exc}")]
+    r = row(label, np.array(curve["ours_times"]), np.array(curve["benchopt_times"]), ">= 5.00x",
+            invert=True)
+    r.note = curve["note"]
+    return [r]
+
+
 # 5. Oracles and the lbfgs adapter --------------------------------------------------
 
 
@@ -407,12 +476,17 @@ def measure_oracles(quick: bool, torch: Any) -> list[Row]:
     wa = rng.standard_normal(d + 1)
     ra = rng.standard_normal(n)
     with threadpool_limits(limits=1):
-        ours = clocked(lambda: (problem.loss(w), problem.grad(w)))
+        fused = clocked(lambda: problem.loss_and_grad(w))
+        apart = clocked(lambda: (problem.loss(w), problem.grad(w)))
         ref = clocked(lambda: (a @ wa, a.T @ ra))
-        to, tr = rounds([ours, ref], 10 if quick else 40, warmup=3)
-    r = row(f"5 logistic loss+grad, n={n} d={d}", to, tr, "<= 1.20x")
+        to, ta, tr = rounds([fused, apart, ref], 10 if quick else 40, warmup=3)
+    r = row(f"5 logistic loss_and_grad, n={n} d={d}", to, tr, "<= 1.20x")
     r.note = ("reference: X @ w and X.T @ r on a random (20000, 201) float64 array, one "
-              "thread; loss and grad are called separately, as the harness does")
+              "thread; loss_and_grad is what the recorder and the scipy adapters call")
+    rows.append(r)
+    r = row(f"5 logistic loss() then grad(), n={n} d={d}", ta, tr, "<= 1.20x")
+    r.verdict, r.peer = INFO, True
+    r.note = "the two separate calls (three products with X): what a first-order step's grad costs"
     rows.append(r)
 
     # mlp forward+backward against torch, from the existing side-by-side script
@@ -448,7 +522,7 @@ def measure_oracles(quick: bool, torch: Any) -> list[Row]:
                             record_every=steps, tol_grad=None)
 
     def direct():
-        return scipy.optimize.minimize(lambda v: (problem.loss(v), problem.grad(v)), x0,
+        return scipy.optimize.minimize(problem.loss_and_grad, x0,
                                        jac=True, method="L-BFGS-B", options=options)
 
     with threadpool_limits(limits=1):
@@ -554,14 +628,14 @@ def main(argv: list[str] | None = None) -> int:
     details: list[str] = []
     try:
         with threadpool_limits(limits=1):
-            r, d = measure_steps(sizes, repeats, torch)
+            r, d = measure_steps(sizes, repeats, torch,
+                                 dtypes=("float64",) if args.quick else ("float64", "float32"))
         rows += r
         details += d
         r, d = measure_harness(args.quick)
         rows += r
         details += d
-        rows.append(Row("4 one-pass curves vs benchopt (50 points)", threshold=">= 5.00x",
-                        note="not measured: pip install benchopt in a benchmark-only environment"))
+        rows += measure_benchopt(args.quick)
         rows += measure_oracles(args.quick, torch)
         if args.quick:
             rows.append(Row("6 studies (process pool, dask)", threshold=">= 1.70x / <= 1.30x",
