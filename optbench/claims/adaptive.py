@@ -168,8 +168,16 @@ def loso_select(values: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["seed", "config", "value"])
 
 
-def _arm(name: str, make: Callable[[int], RunSpec], seeds: Sequence[int]) -> Arm:
-    return Arm(name, tuple(make(s) for s in seeds))
+def _arm(name: str, seeds: Sequence[int], *, data_seed: bool = False, **fields: Any) -> Arm:
+    """An arm of one :class:`RunSpec` (of ``fields``) per run seed; with ``data_seed`` the
+    run seed also seeds the problem's data (``problem_params['seed']``)."""
+    specs = []
+    for s in seeds:
+        spec_fields = dict(fields)
+        if data_seed:
+            spec_fields["problem_params"] = {**spec_fields.get("problem_params", {}), "seed": s}
+        specs.append(RunSpec(seed=s, **spec_fields))
+    return Arm(name, tuple(specs))
 
 
 def _fmt(value: float) -> str:
@@ -222,8 +230,9 @@ def _bias_arms(budget: Budget) -> list[Arm]:
     arms = []
     for pname, family, params in BIAS_PROBLEMS:
         for suffix, hyper in BIAS_VARIANTS:
-            arms.append(_arm(f"{pname}/{suffix}", lambda s, f=family, p=params, h=hyper: RunSpec(
-                f, "adam", p, {"lr": ADAM_LR, **h}, seed=s, steps=steps, record_every=1), budget.seeds))
+            arms.append(_arm(f"{pname}/{suffix}", budget.seeds, problem=family, optimizer="adam",
+                             problem_params=params, optimizer_params={"lr": ADAM_LR, **hyper},
+                             steps=steps, record_every=1))
     return arms
 
 
@@ -373,7 +382,8 @@ DEFAULT_PROBLEMS = (
 )
 #: The tuned methods' learning-rate grid (one point per decade) and fixed parameters.
 TUNE_GRID = (1e-3, 1e-2, 1e-1, 1.0)
-TUNED_METHODS = (("sgd", {}), ("momentum", {"rho": 0.9}), ("rmsprop", {}), ("adam", {}))
+TUNED_METHODS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("sgd", {}), ("momentum", {"rho": 0.9}), ("rmsprop", {}), ("adam", {}))
 QUICK_TUNED = ("sgd", "momentum", "adam")
 #: The lecture's untuned rates: the first decides, the second is reported (full budget).
 DEFAULT_LRS = (1e-3, 5e-4)
@@ -393,10 +403,9 @@ def _default_arms(budget: Budget) -> list[Arm]:
         configs = [(method, hyper, lr) for method, hyper in methods for lr in TUNE_GRID]
         configs += [("adam", {}, lr) for lr in lrs_default if lr not in TUNE_GRID]
         for method, hyper, lr in configs:
-            def make(s: int, f: str = family, p: dict = params, m: str = method, h: dict = hyper,
-                     r: float = lr, n: int = steps, k: int = record) -> RunSpec:
-                return RunSpec(f, m, p, {"lr": r, **h}, seed=s, steps=n, record_every=k)
-            arms.append(_arm(f"{pname}/{method}/{lr:g}", make, budget.seeds))
+            arms.append(_arm(f"{pname}/{method}/{lr:g}", budget.seeds, problem=family, optimizer=method,
+                             problem_params=params, optimizer_params={"lr": lr, **hyper},
+                             steps=steps, record_every=record))
     return arms
 
 
@@ -497,7 +506,7 @@ def _default_figure(evidence: Evidence) -> "Figure":
             untuned = [f"adam_{lr:g}" for lr in DEFAULT_LRS]
             columns = [c for c in sub.columns if c.startswith("tuned_")] + \
                 [c for c in untuned if c in sub and sub[c].notna().any()]
-            finite = []
+            finite: list[float] = []
             for j, column in enumerate(columns):
                 vals = sub[column].to_numpy(dtype=float)
                 shown = np.where(np.isfinite(vals), vals, np.nan)
@@ -573,9 +582,9 @@ def _decay_arms(budget: Budget) -> list[Arm]:
     for lr in DECAY_GRID:
         for kind, rate in (("constant", lr),
                            ("step", {"schedule": "step", "lr": lr, "factor": DECAY_FACTOR, "every": every})):
-            arms.append(_arm(f"{kind}/{lr:g}", lambda s, r=rate: RunSpec(
-                "logistic", "momentum", DECAY_PROBLEM, {"lr": r, "rho": 0.9}, seed=s,
-                steps=steps, record_every=DECAY_RECORD), budget.seeds))
+            arms.append(_arm(f"{kind}/{lr:g}", budget.seeds, problem="logistic", optimizer="momentum",
+                             problem_params=DECAY_PROBLEM, optimizer_params={"lr": rate, "rho": 0.9},
+                             steps=steps, record_every=DECAY_RECORD))
     return arms
 
 
@@ -623,7 +632,7 @@ def _decay_tables(evidence: Evidence) -> tuple[pd.DataFrame, pd.DataFrame]:
         match = values[(values["kind"] == kind) & (values["config"] == lr) & (values["seed"] == seed)]
         return match.iloc[0] if len(match) else None
 
-    rows = []
+    records = []
     for s in seeds:
         rec: dict[str, Any] = {"seed": s}
         for kind in ("constant", "step"):
@@ -642,8 +651,8 @@ def _decay_tables(evidence: Evidence) -> tuple[pd.DataFrame, pd.DataFrame]:
                 with np.errstate(invalid="ignore", divide="ignore"):
                     drop = _median(a / c)
         rec["drop_relative"] = drop
-        rows.append(rec)
-    table = pd.DataFrame(rows, columns=[c for c in columns if c != "ratio"])
+        records.append(rec)
+    table = pd.DataFrame(records, columns=[c for c in columns if c != "ratio"])
     with np.errstate(invalid="ignore", divide="ignore"):
         table["ratio"] = table["step"] / table["constant"]
     return table[columns], values
@@ -801,27 +810,27 @@ FULL_BATCH_GAP = 1e-8
 def _second_order_arms(budget: Budget) -> list[Arm]:
     arms = []
     for pname, family, params in NEWTON_PROBLEMS:
-        arms.append(_arm(f"newton/{pname}", lambda s, n=pname, f=family, p=params: RunSpec(
-            f, "newton", {**p, "seed": s} if n in SEEDED_DATA else p, {}, seed=s, steps=NEWTON_MAX_STEPS,
-            options={"tol_grad": NEWTON_TOL}), budget.seeds))
+        arms.append(_arm(f"newton/{pname}", budget.seeds, data_seed=pname in SEEDED_DATA,
+                         problem=family, optimizer="newton", problem_params=params,
+                         steps=NEWTON_MAX_STEPS, options={"tol_grad": NEWTON_TOL}))
     budget_grad = GRAD_BUDGET
     full = {**LBFGS_PROBLEM, "batch_size": None}
     mini = {**LBFGS_PROBLEM, "batch_size": LBFGS_BATCH}
-    arms.append(_arm("lbfgs/full", lambda s: RunSpec(
-        "logistic", "lbfgs", full, {"gtol": 1e-12, "ftol": 1e-15}, seed=s,
-        steps=budget_grad, options={"tol_grad": 1e-12}), budget.seeds))
+    arms.append(_arm("lbfgs/full", budget.seeds, problem="logistic", optimizer="lbfgs",
+                     problem_params=full, optimizer_params={"gtol": 1e-12, "ftol": 1e-15},
+                     steps=budget_grad, options={"tol_grad": 1e-12}))
     for lr in GD_GRID:
-        arms.append(_arm(f"gd/full/{lr:g}", lambda s, r=lr: RunSpec(
-            "logistic", "sgd", full, {"lr": r}, seed=s, steps=budget_grad,
-            record_every=10), budget.seeds))
+        arms.append(_arm(f"gd/full/{lr:g}", budget.seeds, problem="logistic", optimizer="sgd",
+                         problem_params=full, optimizer_params={"lr": lr}, steps=budget_grad,
+                         record_every=10))
     for lr in SGD_GRID:
-        arms.append(_arm(f"sgd/minibatch/{lr:g}", lambda s, r=lr: RunSpec(
-            "logistic", "sgd", mini, {"lr": r}, seed=s, steps=budget_grad,
-            record_every=10), budget.seeds))
+        arms.append(_arm(f"sgd/minibatch/{lr:g}", budget.seeds, problem="logistic", optimizer="sgd",
+                         problem_params=mini, optimizer_params={"lr": lr}, steps=budget_grad,
+                         record_every=10))
     for lr in LBFGS_STOCHASTIC_GRID:
-        arms.append(_arm(f"lbfgs_stochastic/minibatch/{lr:g}", lambda s, r=lr: RunSpec(
-            "logistic", "lbfgs_stochastic", mini, {"lr": r}, seed=s,
-            steps=budget_grad // 2, record_every=5), budget.seeds))
+        arms.append(_arm(f"lbfgs_stochastic/minibatch/{lr:g}", budget.seeds, problem="logistic",
+                         optimizer="lbfgs_stochastic", problem_params=mini, optimizer_params={"lr": lr},
+                         steps=budget_grad // 2, record_every=5))
     return arms
 
 
