@@ -14,6 +14,7 @@ import subprocess
 
 import pytest
 
+from optbench.claims.execute import run_claims
 from optbench.spec import RunSpec
 from optbench.study import run_study
 from reports import build_report
@@ -44,7 +45,14 @@ def report(tmp_path_factory):
              for name, params in (("sgd", {"lr": 0.02}), ("momentum", {"lr": 0.005}))
              for seed in (0, 1)]
     run_study(specs, out / "results")
+    # a built-in claim (its cheapest), so the page has the Claims section and its figure
+    run_claims(["adam-bias-correction"], out / "results", quick=True, seeds=(0, 1))
     return build_report(out / "results", out / "report.html")
+
+
+def test_the_page_has_the_claims_section(report):
+    html = report.read_text(encoding="utf-8")
+    assert "adam-bias-correction" in html and 'id="claims"' in html.replace("'", '"')
 
 
 def _chromium(tmp_path, *args):
