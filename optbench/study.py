@@ -306,12 +306,13 @@ def _run_pool(todo: list[RunSpec], jobs: int, finish: Callable[[RunSpec, tuple],
 
     When a worker dies (a crash in native code, an out-of-memory kill, os._exit), the
     pool breaks and every run not yet back fails with it.  The pool hands out runs in
-    submission order and holds at most ``jobs + 1`` of them at a time, so the dead
-    worker's run is among the first ``jobs + 1`` lost ones: those are tried again
-    one at a time, each in a fresh one-worker pool, so that only the run that kills
-    its worker is stored as an error, and the rest go back to a fresh pool of
+    submission order, so the runs being computed at that moment, the dead worker's
+    among them, are the earliest submitted of the lost ones (save a result that was
+    on its way back).  The first ``jobs + 1`` lost runs are therefore tried again one
+    at a time, each in a fresh one-worker pool, so that only a run that kills its
+    worker on its own is stored as an error; the rest go back to a fresh pool of
     ``jobs``.  Each round settles at least one run, so the loop ends whatever the
-    pool's internals.
+    pool's internals (a killer left among the rest breaks that pool in turn).
     """
     remaining = list(todo)
     while remaining:
