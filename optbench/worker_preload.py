@@ -48,6 +48,8 @@ def warm_step(name: str, params: dict) -> bool:
     """Take one step of ``optimizers.get(name, **params)`` from ``[1, -1]``; False if it raised."""
     try:
         opt = optimizers.get(name, **params)
+        if not isinstance(opt, optimizers.Optimizer):  # a whole-run solver has no kernel
+            return False
         x = np.array([1.0, -1.0])
         opt.step(x, _Bowl(), opt.init(x))
     except Exception:  # an optimisation only: the worker loads this kernel on first use
