@@ -254,8 +254,9 @@ def load(results_dir: str | os.PathLike) -> pd.DataFrame:
         except CorruptRunFile as err:
             warnings.warn(f"skipping {err}", CorruptRunWarning, stacklevel=2)
             continue
-        key = environment_key(record.get("environment"), record.get("format"))
-        environments[key] = environments.get(key, 0) + 1
+        if record.get("environment"):  # a run lost with its worker records none
+            key = environment_key(record.get("environment"), record.get("format"))
+            environments[key] = environments.get(key, 0) + 1
         if table.num_rows == 0:
             continue
         tables.append(table.replace_schema_metadata(None))

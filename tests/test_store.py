@@ -145,3 +145,23 @@ def test_runs_lists_every_run_including_failed_ones(tmp_path):
     assert table.loc[_spec().run_id(), "steps_taken"] == 20
     # load has rows only for runs with a trace
     assert set(optbench.load(tmp_path)["run_id"]) == {_spec().run_id()}
+
+
+def test_a_run_without_an_environment_does_not_make_the_directory_mixed(tmp_path):
+    """A run lost with its worker is stored by the client with no environment record."""
+    import warnings as _warnings
+
+    from optbench.store import MixedEnvironmentWarning, write_run
+    from optbench.study import run_study
+
+    good = RunSpec(problem="quadratic", optimizer="sgd", problem_params={"dim": 2},
+                   optimizer_params={"lr": 0.1}, steps=3)
+    run_study([good], tmp_path)
+    lost = RunSpec(problem="quadratic", optimizer="sgd", problem_params={"dim": 2},
+                   optimizer_params={"lr": 0.2}, steps=3)
+    empty = pd.DataFrame({"step": pd.Series(dtype="int64"), "loss": pd.Series(dtype="float64")})
+    write_run(tmp_path, lost, empty, status="error", meta={"error": "worker died"})
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("error", MixedEnvironmentWarning)
+        data = optbench.load(tmp_path)
+    assert set(data["run_id"]) == {good.run_id()}
