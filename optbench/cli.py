@@ -77,11 +77,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from reports import build_report, format_summary, summary_table
 
     from .store import load
-    from .study import pending, run_study
-
-    from .study import import_plugins
+    from .study import import_plugins, pending, pool_context, run_study
 
     import_plugins(args.plugin)
+    if args.executor in ("process", "dask") and args.jobs > 1 and args.scheduler is None:
+        # start the workers' fork server now: its imports overlap reading the suite
+        pool_context(tuple(args.plugin))
     if args.suite == "claims" and not Path(args.suite).is_file():
         raise UsageError("'claims' is not a suite: run the lecture's claims with 'optbench claims' "
                          "(see 'optbench claims --help')")
