@@ -245,7 +245,7 @@ def _arms_1(budget: Budget) -> list[Arm]:
     return arms
 
 
-def _slopes(kappas: Sequence[float], steps: np.ndarray) -> np.ndarray:
+def _slopes(kappas: Sequence[float] | np.ndarray, steps: np.ndarray) -> np.ndarray:
     """Least-squares slopes of ``log(steps)`` on ``log(kappa)``, one per row of ``steps``
     (shape ``(..., len(kappas))``): ``sum (u - mean u)(v - mean v) / sum (u - mean u)^2``
     with ``u = log kappa, v = log steps``.  A row with a ``+inf`` count (the target was not
@@ -853,11 +853,11 @@ CLAIM_4 = Claim(
 # --------------------------------------------------------------------------- claim 5
 
 #: The lr grids (half-decade steps): full size, and the three middle points with --quick.
-GRID_5 = {
+GRID_5: dict[str, tuple[float, ...]] = {
     "adagrad": (0.1, 0.3, 1.0, 3.0, 10.0),
     "rmsprop": (1e-4, 3e-4, 1e-3, 3e-3, 1e-2),
 }
-QUICK_GRID_5 = {name: lrs[1:4] for name, lrs in GRID_5.items()}
+QUICK_GRID_5: dict[str, tuple[float, ...]] = {name: lrs[1:4] for name, lrs in GRID_5.items()}
 #: Seeds on which the lr is selected (disjoint from the budgets' evaluation seeds).
 TUNE_SEEDS_5 = (1000, 1001, 1002)
 STEPS_5 = 10000

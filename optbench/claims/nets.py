@@ -372,7 +372,7 @@ NORM_LOGISTIC = {"dataset": "breast_cancer", "batch_size": 32, "seed": 0}
 NORM_MLP = {"dataset": "digits", "hidden": [32], "activation": "relu", "init": "he",
             "batch_size": 64, "seed": 0}
 #: (family, condition) -> the problem parameter that sets the preprocessing.
-NORM_CONDITIONS = {
+NORM_CONDITIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("logistic", "raw"): {"standardize": False},
     ("logistic", "standardized"): {"standardize": True},
     ("mlp", "raw"): {"preprocess": "none"},
