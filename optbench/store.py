@@ -14,12 +14,14 @@ whole run or nothing (a stray ``.tmp`` file at worst, ignored and cleaned up).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -35,6 +37,28 @@ SUFFIX = ".parquet"
 
 def run_path(results_dir: str | os.PathLike, run_id: str) -> Path:
     return Path(results_dir) / f"{run_id}{SUFFIX}"
+
+
+def replace_atomically(path: str | os.PathLike, write: Callable[[Path], Any]) -> Path:
+    """``write(tmp)`` to a new file beside ``path``, then rename it over ``path``; returns ``path``.
+
+    Readers see the old file or the new one, never half of one; a failing ``write``
+    leaves no temporary file.  The temporary name is random and ``write`` creates it
+    (for example with ``open(tmp, "x")``), so the file gets the permissions of any
+    file the user makes (``mkstemp``'s are private).  Used for reports and claim
+    verdicts; :func:`write_run` also flushes to disk, which runs need.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
 
 
 def write_run(

@@ -38,7 +38,6 @@ import functools
 import io
 import json
 import os
-import secrets
 import shlex
 import warnings
 from collections import Counter
@@ -51,6 +50,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from optbench import store
 from optbench.claims import FAILS, HOLDS, INCONCLUSIVE
 
 from . import claims as claim_pages
@@ -724,19 +724,11 @@ def _write_atomic(path: Path, text: str) -> Path:
     The temporary file is created with ``open(..., "x")`` (not ``mkstemp``, whose
     files are private), so the page gets the permissions of any file the user makes.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    try:
+    def write(tmp: Path) -> None:
         with open(tmp, "x", encoding="utf-8") as handle:
             handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return path
+
+    return store.replace_atomically(path, write)
 
 
 def build_report(

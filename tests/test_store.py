@@ -165,3 +165,19 @@ def test_a_run_without_an_environment_does_not_make_the_directory_mixed(tmp_path
         _warnings.simplefilter("error", MixedEnvironmentWarning)
         data = optbench.load(tmp_path)
     assert set(data["run_id"]) == {good.run_id()}
+
+
+def test_replace_atomically_leaves_the_old_file_when_the_write_fails(tmp_path):
+    from optbench.store import replace_atomically
+
+    target = tmp_path / "sub" / "page.html"
+    assert replace_atomically(target, lambda tmp: tmp.write_text("old")) == target
+
+    def failing(tmp):
+        tmp.write_text("half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        replace_atomically(target, failing)
+    assert target.read_text() == "old"
+    assert [p.name for p in target.parent.iterdir()] == ["page.html"]

@@ -31,7 +31,6 @@ import json
 import math
 import os
 import re
-import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -205,21 +204,6 @@ def verdicts_path(results_dir: str | os.PathLike) -> Path:
     return claims_dir(results_dir) / VERDICTS_FILE
 
 
-def _replace_atomically(path: Path, write: Callable[[Path], Any]) -> None:
-    """``write(tmp)`` to a temporary file beside ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def _write_parquet(table: pd.DataFrame, path: Path) -> None:
     table.to_parquet(path, index=False)
 
@@ -239,7 +223,7 @@ def store_tables(results_dir: str | os.PathLike, key: str,
         if not isinstance(table, pd.DataFrame):
             raise ValueError(f"table {name!r} is a {type(table).__name__}, not a DataFrame")
         path = folder / f"{name}{store.SUFFIX}"
-        _replace_atomically(path, functools.partial(_write_parquet, table))
+        store.replace_atomically(path, functools.partial(_write_parquet, table))
         written[name] = path.relative_to(Path(results_dir)).as_posix()
     if folder.is_dir():
         for old in folder.glob(f"*{store.SUFFIX}"):
@@ -296,7 +280,7 @@ def write_verdicts(results_dir: str | os.PathLike, results: Iterable[ClaimResult
     document = {"format": VERDICTS_FORMAT, "optbench": __version__,
                 "claims": sorted(entries.values(), key=_entry_order)}
     text = json.dumps(document, indent=2, allow_nan=False) + "\n"
-    _replace_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    store.replace_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return path
 
 
