@@ -135,12 +135,8 @@ class AdaGrad(_SquaredGradMethod):
     def step(self, x: np.ndarray, oracle: Any, state: SquaredGradState) -> np.ndarray:
         dx = oracle.grad(x)
         learning_rate = float(self.schedule(state.t))
-        kernel = kernels.fused(self.kernel_rule, self.kernels)
-        arrays = None if kernel is None else kernels.arrays_for(x, dx, state.grad_squared)
-        if kernel is None or arrays is None:
+        if not self.fused_step(x, dx, (state.grad_squared,), (learning_rate, self.eps)):
             self._step_numpy(x, dx, learning_rate, state)
-        else:
-            kernel(*arrays, *kernels.scalars(x.dtype, learning_rate, self.eps))
         state.t += 1
         return x
 
@@ -191,14 +187,10 @@ class RMSProp(_SquaredGradMethod):
     def step(self, x: np.ndarray, oracle: Any, state: SquaredGradState) -> np.ndarray:
         dx = oracle.grad(x)
         learning_rate = float(self.schedule(state.t))
-        kernel = kernels.fused(self.kernel_rule, self.kernels)
-        arrays = None if kernel is None else kernels.arrays_for(x, dx, state.grad_squared)
-        if kernel is None or arrays is None:
+        decay_rate = self.decay_rate
+        if not self.fused_step(x, dx, (state.grad_squared,),
+                               (learning_rate, decay_rate, 1 - decay_rate, self.eps)):
             self._step_numpy(x, dx, learning_rate, state)
-        else:
-            decay_rate = self.decay_rate
-            kernel(*arrays, *kernels.scalars(x.dtype, learning_rate, decay_rate, 1 - decay_rate,
-                                             self.eps))
         state.t += 1
         return x
 
@@ -282,20 +274,15 @@ class Adam(KernelChoice, Optimizer[AdamState]):
         dx = oracle.grad(x)
         learning_rate = float(self.schedule(state.t))
         t = state.t + 1              # the paper's count: the bias correction of step 0 uses t = 1
-        kernel = kernels.fused(self.kernel_rule, self.kernels)
-        arrays = (None if kernel is None
-                  else kernels.arrays_for(x, dx, state.first_moment, state.second_moment))
-        if kernel is None or arrays is None:
-            self._step_numpy(x, dx, learning_rate, t, state)
+        beta1, beta2 = self.beta1, self.beta2
+        if self.bias_correction:
+            coefficients: tuple[float, ...] = (
+                learning_rate / (1 - beta1**t), beta1, 1 - beta1, beta2, 1 - beta2,
+                1 - beta2**t, self.eps)
         else:
-            beta1, beta2 = self.beta1, self.beta2
-            if self.bias_correction:
-                coefficients: tuple[float, ...] = (
-                    learning_rate / (1 - beta1**t), beta1, 1 - beta1, beta2, 1 - beta2,
-                    1 - beta2**t, self.eps)
-            else:
-                coefficients = (learning_rate, beta1, 1 - beta1, beta2, 1 - beta2, self.eps)
-            kernel(*arrays, *kernels.scalars(x.dtype, *coefficients))
+            coefficients = (learning_rate, beta1, 1 - beta1, beta2, 1 - beta2, self.eps)
+        if not self.fused_step(x, dx, (state.first_moment, state.second_moment), coefficients):
+            self._step_numpy(x, dx, learning_rate, t, state)
         state.t += 1
         return x
 

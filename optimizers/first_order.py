@@ -92,12 +92,8 @@ class SGD(KernelChoice, Optimizer[SGDState]):
     def step(self, x: np.ndarray, oracle: Any, state: SGDState) -> np.ndarray:
         dx = oracle.grad(x)
         learning_rate = float(self.schedule(state.t))
-        kernel = kernels.fused(self.kernel_rule, self.kernels)
-        arrays = None if kernel is None else kernels.arrays_for(x, dx)
-        if kernel is None or arrays is None:
+        if not self.fused_step(x, dx, (), (learning_rate,)):
             self._step_numpy(x, dx, learning_rate)
-        else:
-            kernel(*arrays, *kernels.scalars(x.dtype, learning_rate))
         state.t += 1
         return x
 
@@ -145,12 +141,8 @@ class Momentum(_VelocityMethod):
     def step(self, x: np.ndarray, oracle: Any, state: MomentumState) -> np.ndarray:
         dx = oracle.grad(x)
         learning_rate = float(self.schedule(state.t))
-        kernel = kernels.fused(self.kernel_rule, self.kernels)
-        arrays = None if kernel is None else kernels.arrays_for(x, dx, state.v)
-        if kernel is None or arrays is None:
+        if not self.fused_step(x, dx, (state.v,), (learning_rate, self.rho)):
             self._step_numpy(x, dx, learning_rate, state)
-        else:
-            kernel(*arrays, *kernels.scalars(x.dtype, learning_rate, self.rho))
         state.t += 1
         return x
 
@@ -200,13 +192,9 @@ class Nesterov(_VelocityMethod):
     def step(self, x: np.ndarray, oracle: Any, state: MomentumState) -> np.ndarray:
         dx = oracle.grad(x)
         learning_rate = float(self.schedule(state.t))
-        kernel = kernels.fused(self.kernel_rule, self.kernels)
-        arrays = None if kernel is None else kernels.arrays_for(x, dx, state.v)
-        if kernel is None or arrays is None:
+        rho = self.rho
+        if not self.fused_step(x, dx, (state.v,), (learning_rate, rho, 1 + rho)):
             self._step_numpy(x, dx, learning_rate, state)
-        else:
-            rho = self.rho
-            kernel(*arrays, *kernels.scalars(x.dtype, learning_rate, rho, 1 + rho))
         state.t += 1
         return x
 

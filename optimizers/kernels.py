@@ -234,6 +234,21 @@ class KernelChoice:
         twin.kernels = choice
         return twin
 
+    def fused_step(self, x: np.ndarray, g: Any, state: tuple[np.ndarray, ...],
+                   values: tuple[float, ...]) -> bool:
+        """Run this optimizer's fused kernel on ``(x, g, *state)`` with the scalars
+        ``values`` (cast to ``x``'s dtype, see :func:`scalars`); False, having done
+        nothing, when the policy selects numpy or the arrays do not suit a kernel
+        (:func:`arrays_for`): the caller then takes its numpy reference path."""
+        kernel = fused(self.kernel_rule, self.kernels)
+        if kernel is None:
+            return False
+        arrays = arrays_for(x, g, *state)
+        if arrays is None:
+            return False
+        kernel(*arrays, *scalars(x.dtype, *values))
+        return True
+
 
 def path_of(optimizer: Any) -> str:
     """The path ``optimizer``'s steps take, ``"numba"`` or ``"numpy"``, for its run's metadata.
