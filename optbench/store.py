@@ -92,10 +92,8 @@ def write_run(
             os.fsync(handle.fileno())
         os.replace(tmp, final)
     except BaseException as err:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         if isinstance(err, OSError):
             raise OSError(err.errno, f"cannot write {final}: {err.strerror or err}") from err
         raise
@@ -159,11 +157,9 @@ def remove_stale_temporaries(results_dir: str | os.PathLike, run_ids: Iterable[s
     removed = 0
     for rid in run_ids:
         for tmp in directory.glob(f".{rid}.*.tmp"):
-            try:
+            with contextlib.suppress(OSError):  # already gone, or not ours to remove
                 tmp.unlink()
                 removed += 1
-            except OSError:
-                pass
     return removed
 
 

@@ -14,6 +14,7 @@ dtype's item size, so a float32 problem's estimate is about half its float64 one
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any, Callable, Mapping
 
@@ -28,7 +29,8 @@ def available_memory_bytes() -> int | None:
     reclaim, such as the page cache); else ``os.sysconf("SC_AVPHYS_PAGES") *
     os.sysconf("SC_PAGE_SIZE")`` (free physical pages only); else None.
     """
-    try:
+    # no /proc/meminfo (not Linux) or an unreadable line: fall through to sysconf
+    with contextlib.suppress(OSError, ValueError, KeyError, IndexError):
         with open("/proc/meminfo", encoding="ascii") as meminfo:
             for line in meminfo:
                 if line.startswith("MemAvailable:"):
@@ -36,8 +38,6 @@ def available_memory_bytes() -> int | None:
                     unit = fields[2].lower() if len(fields) > 2 else "kb"
                     factor = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}[unit]
                     return int(fields[1]) * factor
-    except (OSError, ValueError, KeyError, IndexError):
-        pass
     try:
         pages = os.sysconf("SC_AVPHYS_PAGES")
         page_size = os.sysconf("SC_PAGE_SIZE")
