@@ -22,6 +22,7 @@ from threadpoolctl import ThreadpoolController
 from optimizers import kernels
 
 from .cost import cost_model
+from .step_contract import check_iterate, state_bytes, warm_up
 
 #: Trace columns every run has, in order.
 TRACE_COLUMNS = (
@@ -392,6 +393,8 @@ def run(
         # stepwise optimizers: "numba" or "numpy", the path of their updates; the fused
         # kernel is compiled (or loaded from numba's cache) here, outside the timed work
         kernel_path = kernels.warm_up(optimizer, x) if stepwise else None
+        if stepwise:  # a bridge's or plugin's first-call start-up, outside the timed work
+            warm_up(optimizer, problem, x, stochastic)
         t0 = time.perf_counter()
         state = optimizer.init(x) if stepwise else None
         init_work = time.perf_counter() - t0
@@ -437,6 +440,8 @@ def run(
     }
     if kernel_path is not None:
         meta["kernels"] = kernel_path
+    if stepwise and state is not None:
+        meta["state_bytes"] = state_bytes(optimizer, state)
     if status == "diverged":
         meta["diverged_at"] = int(recorder.rows[-1][0])
         meta["diverged_because"] = reason
@@ -455,8 +460,10 @@ def _run_stepwise(problem, optimizer, state, x, steps, schedule, rng, counter, r
     status = "max_steps"
     step = 0
     perf_counter = time.perf_counter
-    minibatch = problem.minibatch
+    # a deterministic problem needs no minibatch method
+    minibatch = problem.minibatch if stochastic else None
     opt_step = optimizer.step
+    shape, dtype = x.shape, x.dtype
     bind = counter.bind
     # nets also record |x_new - x_old| / |x_old| of each recorded step (the ~1e-3 rule):
     # the iterate is copied before the recorded steps only, never otherwise
@@ -474,6 +481,8 @@ def _run_stepwise(problem, optimizer, state, x, steps, schedule, rng, counter, r
             bind(minibatch(rng))
         x = opt_step(x, counter, state)
         work += perf_counter() - t0
+        if step == 1 or recorded:
+            check_iterate(x, shape, dtype, optimizer, step)
         if wanted and step in wanted:
             kept[step] = x.copy()
         if recorded:

@@ -81,12 +81,19 @@ class Optimizer(ABC, Generic[S]):
     schedule: Any
 
     def lr_at(self, t: int) -> float:
-        """The learning rate used by step ``t`` (0-based): ``self.schedule(t)``."""
-        return self.schedule(t)
+        """The learning rate used by step ``t`` (0-based): ``self.schedule(t)``; for a
+        subclass that sets no schedule, a number ``self.lr``, else NaN (the trace's
+        ``lr`` column is then empty)."""
+        schedule = getattr(self, "schedule", None)
+        if schedule is not None:
+            return schedule(t)
+        lr = getattr(self, "lr", None)
+        return float(lr) if isinstance(lr, (int, float)) and not isinstance(lr, bool) else float("nan")
 
     def __repr__(self) -> str:
-        args = ",".join(f"{k}={v}" for k, v in self.hyperparams.items())
-        return f"{self.name}[{args}]"
+        hyperparams = getattr(self, "hyperparams", None) or {}
+        args = ",".join(f"{k}={v}" for k, v in hyperparams.items())
+        return f"{getattr(self, 'name', type(self).__name__)}[{args}]"
 
 
 class WholeRunSolver(Protocol):
