@@ -170,6 +170,24 @@ def run_files(results_dir: str | os.PathLike) -> list[Path]:
     return sorted(directory.glob(f"*{SUFFIX}"))
 
 
+def stored_records(results_dir: str | os.PathLike, *, statuses: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """``{run_id: metadata}`` of the runs stored in ``results_dir`` with one of ``statuses``
+    (unreadable files are left out: they are not done, and are run again and replaced)."""
+    directory = Path(results_dir)
+    if not directory.is_dir():
+        return {}
+    wanted = set(statuses)
+    found = {}
+    for path in directory.glob(f"*{SUFFIX}"):
+        try:
+            record = read_meta(path)
+        except CorruptRunFile:
+            continue
+        if record.get("status") in wanted:
+            found[path.stem] = record
+    return found
+
+
 def stored_ids(results_dir: str | os.PathLike, *, statuses: Iterable[str] | None = None) -> set[str]:
     """Run ids already stored in ``results_dir`` (optionally only with given statuses)."""
     directory = Path(results_dir)
@@ -177,15 +195,7 @@ def stored_ids(results_dir: str | os.PathLike, *, statuses: Iterable[str] | None
         return set()
     if statuses is None:
         return {p.stem for p in directory.glob(f"*{SUFFIX}")}
-    wanted = set(statuses)
-    found = set()
-    for path in directory.glob(f"*{SUFFIX}"):
-        try:
-            if read_meta(path).get("status") in wanted:
-                found.add(path.stem)
-        except CorruptRunFile:
-            continue  # not done: it is run again and replaced
-    return found
+    return set(stored_records(directory, statuses=statuses))
 
 
 def _param_columns(prefix: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -26,7 +26,6 @@ serial run, bit for bit.
 
 from __future__ import annotations
 
-import importlib
 import multiprocessing
 import os
 import sys
@@ -44,11 +43,13 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 import pandas as pd
 
 from .build import execute
+from .code_identity import fingerprint, stale_because
 from .environment import environment
+from .plugins import import_plugins, provenance
 from .progress import Progress, ProgressReporter
 from .runner import TRACE_COLUMNS
 from .spec import RunSpec
-from .store import remove_stale_temporaries, stored_ids, write_run
+from .store import remove_stale_temporaries, stored_records, write_run
 
 #: Statuses of a stored run that count as done (an ``error`` run is tried again).
 DONE_STATUSES = ("converged", "max_steps", "diverged")
@@ -95,13 +96,6 @@ def _error_record(error: str, detail: str) -> tuple[pd.DataFrame, str, dict[str,
     return trace, "error", {"error": error, "traceback": detail}
 
 
-def import_plugins(plugins: Iterable[str]) -> None:
-    """Import the modules a user named explicitly (``--plugin``), so that the
-    problems and optimizers they register exist in this process."""
-    for name in plugins:
-        importlib.import_module(name)
-
-
 def compute(spec_data: dict, plugins: tuple[str, ...] = ()) -> tuple[pd.DataFrame, str, dict[str, Any]]:
     """Run one spec (plain data) and return ``(trace, status, meta)``; no I/O.
 
@@ -111,11 +105,13 @@ def compute(spec_data: dict, plugins: tuple[str, ...] = ()) -> tuple[pd.DataFram
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     try:
         import_plugins(plugins)
-        result = execute(RunSpec.from_dict(spec_data))
+        spec = RunSpec.from_dict(spec_data)
+        result = execute(spec)
         trace, status, meta = result.trace, result.status, dict(result.meta)
+        meta["code"] = fingerprint(spec)
     except Exception as exc:  # a failing run is a result too; the study goes on
         trace, status, meta = _error_record(f"{type(exc).__name__}: {exc}", traceback.format_exc())
-    meta.update(environment=environment(), started=started)
+    meta.update(environment=environment(), started=started, plugins=provenance(plugins))
     return trace, status, meta
 
 
@@ -133,19 +129,55 @@ def run_and_store(spec_data: dict, results_dir: str, tags: dict[str, Any] | None
     return _store(results_dir, RunSpec.from_dict(spec_data), compute(spec_data), tags)
 
 
-def pending(specs: Iterable[RunSpec], results_dir: str | os.PathLike) -> tuple[list[RunSpec], list[RunSpec]]:
-    """Split ``specs`` into (to run, already stored) and drop repeated specs."""
-    done = stored_ids(results_dir, statuses=DONE_STATUSES)
-    todo: list[RunSpec] = []
-    skipped: list[RunSpec] = []
+@dataclass
+class Plan:
+    """What a study will do with its specs: ``todo`` (to run, ``stale`` ones included),
+    ``skipped`` (stored and made by the current code) and ``stale``, why stored runs
+    run again (``{"optimizer lion code changed": 45}``)."""
+
+    todo: list[RunSpec]
+    skipped: list[RunSpec]
+    stale: dict[str, int]
+
+    def describe_stale(self) -> str:
+        """``"45 re-run: optimizer lion code changed"``, or "" when nothing is stale."""
+        if not self.stale:
+            return ""
+        total = sum(self.stale.values())
+        return f"{total} re-run: " + "; ".join(f"{why} ({n})" if len(self.stale) > 1 else why
+                                               for why, n in self.stale.items())
+
+
+def plan(specs: Iterable[RunSpec], results_dir: str | os.PathLike) -> Plan:
+    """Split ``specs`` (repeats dropped) into those to run and those already stored.
+
+    A stored run counts as done when its status is one of :data:`DONE_STATUSES` and it
+    was made by the current code (:mod:`optbench.code_identity`); one made by other
+    code is run again and counted in ``stale`` with the reason."""
+    done = stored_records(results_dir, statuses=DONE_STATUSES)
+    result = Plan([], [], {})
     seen: set[str] = set()
     for spec in specs:
         rid = spec.run_id()
         if rid in seen:
             continue
         seen.add(rid)
-        (skipped if rid in done else todo).append(spec)
-    return todo, skipped
+        if rid not in done:
+            result.todo.append(spec)
+            continue
+        why = stale_because(done[rid].get("code"), spec)
+        if why is None:
+            result.skipped.append(spec)
+        else:
+            result.stale[why] = result.stale.get(why, 0) + 1
+            result.todo.append(spec)
+    return result
+
+
+def pending(specs: Iterable[RunSpec], results_dir: str | os.PathLike) -> tuple[list[RunSpec], list[RunSpec]]:
+    """``(to run, already stored)``: :func:`plan` without the reasons."""
+    found = plan(specs, results_dir)
+    return found.todo, found.skipped
 
 
 def run_study(
@@ -212,7 +244,7 @@ def run_study(
             _run_dask(todo, jobs, scheduler, finish, plugins)
         elif executor == "serial" or jobs == 1 or len(todo) <= 1:
             for spec in todo:
-                finish(spec, compute(spec.to_dict()))
+                finish(spec, compute(spec.to_dict(), plugins))
         else:
             _run_pool(todo, jobs, finish, plugins, context or pool_context(plugins))
     finally:

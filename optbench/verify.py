@@ -18,7 +18,8 @@ from .build import execute
 from .environment import environment
 from .spec import RunSpec
 from .store import CorruptRunFile, environment_key, read_run, run_files
-from .study import import_plugins
+from .code_identity import stale_because
+from .plugins import import_plugins
 
 #: Columns of :func:`verify`'s table.
 COLUMNS = ["run_id", "problem", "optimizer", "seed", "result", "detail", "same_environment"]
@@ -56,8 +57,11 @@ def verify(
     """Re-run the runs of ``results_dir`` (all, or a seeded sample of ``sample``).
 
     Returns one row per checked file (:data:`COLUMNS`); ``result`` is ``match``,
-    ``mismatch``, ``corrupt`` (the file cannot be read) or ``not rerun`` (a stored
-    error run: there is no trace to compare).
+    ``mismatch``, ``corrupt`` (the file cannot be read), ``not rerun`` (a stored
+    error run: there is no trace to compare) or ``plugin missing`` (the run was made
+    with a ``--plugin`` module that is not imported here: nothing is re-run).  A
+    mismatch of a run whose problem's or optimizer's code has changed since it was
+    stored says so.
     """
     import_plugins(plugins)
     files = run_files(results_dir)
@@ -85,14 +89,34 @@ def verify(
         if record.get("status") == "error":
             rows.append({**base, "result": "not rerun", "detail": "a stored error run"})
             continue
+        missing = missing_plugins(record, plugins)
+        if missing:
+            rows.append({**base, "result": "plugin missing", "detail": (
+                f"made with the plugin(s) {', '.join(missing)}, not imported here: "
+                f"verify again with {' '.join('--plugin ' + m for m in missing)}")})
+            continue
         try:
             fresh = execute(spec).trace
         except Exception as exc:  # the run cannot be made any more
             rows.append({**base, "result": "mismatch", "detail": f"re-run failed: {exc}"})
             continue
         where = first_mismatch(stored, fresh)
+        if where:
+            changed = stale_because(record.get("code"), spec)
+            if changed:
+                where += f" ({changed} since the run was stored)"
         rows.append({**base, "result": "mismatch" if where else "match", "detail": where or ""})
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def missing_plugins(record: dict, plugins: tuple[str, ...]) -> list[str]:
+    """The plugin modules a stored run was made with that are not imported in this process."""
+    import sys
+
+    made_with = [entry.get("module") for entry in record.get("plugins") or []
+                 if isinstance(entry, dict)]
+    return [name for name in made_with
+            if isinstance(name, str) and name not in plugins and name not in sys.modules]
 
 
 def _current_format() -> int:
