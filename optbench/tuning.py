@@ -77,9 +77,10 @@ Defaults (:func:`default_space`)
     the lecture's "the learning rate first", over a range that holds the useful
     rate of every built-in problem (sgd on a quadratic of condition 100 wants about
     0.02, Newton 1) and its diverging rates.  Momentum's ``rho``, RMSProp's
-    ``decay_rate`` and Adam's ``beta1, beta2`` keep the lecture's defaults: a 1-D
-    search per method spends the same budget on the same question for every method,
-    so differences are the methods', not the search's.  ``lbfgs`` has no learning
+    ``decay_rate``, Adam's ``beta1, beta2`` (also AdamW's and NAdam's) and AdamW's
+    ``weight_decay`` keep their defaults: a 1-D search per method spends the same
+    budget on the same question for every method, so differences are the methods',
+    not the search's.  ``lbfgs`` has no learning
     rate (its line search picks each step); it tunes its memory ``m``,
     ``IntRange(3, 30)``.  ``bfgs`` has nothing to tune (``gtol`` is a stopping
     tolerance: tuning it would only trade accuracy for steps), so its space is empty:
@@ -553,8 +554,8 @@ def spaces_to_dict(space: Mapping[str, Space]) -> dict[str, dict[str, Any]]:
 _LR = "lr"
 _DEFAULT_SPACES: dict[str, Callable[[], dict[str, Space]]] = {
     **{name: (lambda: {_LR: LogUniform(*DEFAULT_LR_RANGE)})
-       for name in ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "newton",
-                    "lbfgs_stochastic")},
+       for name in ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "nadam",
+                    "newton", "lbfgs_stochastic")},
     "lbfgs": lambda: {"m": IntRange(3, 30)},
     "bfgs": lambda: {},
 }
@@ -564,9 +565,10 @@ def default_space(optimizer: str) -> dict[str, Space]:
     """The default search space of an optimizer.
 
     ``lr ~ LogUniform(1e-5, 10)`` for sgd, momentum, nesterov, adagrad, rmsprop,
-    adam, newton and lbfgs_stochastic (the other hyper-parameters keep their
-    defaults); ``m ~ IntRange(3, 30)`` for lbfgs; nothing for bfgs (one trial).  A
-    user-registered optimizer gets ``lr`` if its factory takes one, else nothing.
+    adam, adamw, nadam, newton and lbfgs_stochastic (the other hyper-parameters,
+    AdamW's ``weight_decay`` included, keep their defaults); ``m ~ IntRange(3, 30)``
+    for lbfgs; nothing for bfgs (one trial).  A user-registered optimizer gets ``lr``
+    if its factory takes one, else nothing.
     """
     if optimizer in _DEFAULT_SPACES:
         return _DEFAULT_SPACES[optimizer]()

@@ -3,9 +3,9 @@ so that every worker forked from it starts warm.
 
 Importing this module imports the harness (problems, optimizers, runner, store) and
 takes one step of each optimizer that has a fused kernel (sgd, momentum, nesterov,
-adagrad, rmsprop, adam with and without bias correction) on a 2-element float64
-vector, which loads numba's compiled float64 kernels (from numba's on-disk cache)
-when numba is the active path.  A worker forked afterwards inherits them; without
+adagrad, rmsprop, adam with and without bias correction, adamw, nadam) on a
+2-element float64 vector, which loads numba's compiled float64 kernels (from numba's
+on-disk cache) when numba is the active path.  A worker forked afterwards inherits them; without
 this, each worker loads them on its first runs, ~0.5 s of CPU per worker and study.
 
 The steps call no BLAS routine and start no thread, so the fork server stays
@@ -31,6 +31,8 @@ WARM_STEPS: tuple[tuple[str, dict], ...] = (
     ("rmsprop", {"lr": 0.1}),
     ("adam", {"lr": 0.1}),
     ("adam", {"lr": 0.1, "bias_correction": False}),
+    ("adamw", {"lr": 0.1}),
+    ("nadam", {"lr": 0.1}),
 )
 
 

@@ -1,5 +1,5 @@
-"""Optimizers as taught: SGD, momentum, Nesterov, AdaGrad, RMSProp, Adam; Newton,
-scipy's L-BFGS-B and BFGS, and a stepwise minibatch L-BFGS.
+"""Optimizers as taught: SGD, momentum, Nesterov, AdaGrad, RMSProp, Adam; the baselines
+AdamW and NAdam; Newton, scipy's L-BFGS-B and BFGS, and a stepwise minibatch L-BFGS.
 
 ``optimizers.get(name, **hyperparams)`` builds one; ``optimizers.names()`` lists them;
 ``optimizers.register(name, factory)`` adds a user-defined optimizer.  Learning-rate
@@ -15,7 +15,7 @@ adam[lr=0.001,beta1=0.9,beta2=0.999,eps=1e-07,bias_correction=True]
 """
 
 from . import kernels, schedules
-from .adaptive import AdaGrad, Adam, RMSProp
+from .adaptive import AdaGrad, Adam, AdamW, NAdam, RMSProp
 from .averaging import Averaged
 from .base import Optimizer, State
 from .first_order import SGD, Momentum, Nesterov
@@ -30,6 +30,8 @@ register("nesterov", Nesterov)
 register("adagrad", AdaGrad)
 register("rmsprop", RMSProp)
 register("adam", Adam)
+register("adamw", AdamW)
+register("nadam", NAdam)
 register("newton", Newton)
 register("lbfgs", LBFGS)
 register("bfgs", BFGS)
@@ -42,8 +44,10 @@ __all__ = [
     "SGD",
     "AdaGrad",
     "Adam",
+    "AdamW",
     "Averaged",
     "Momentum",
+    "NAdam",
     "Nesterov",
     "Newton",
     "Optimizer",

@@ -437,9 +437,44 @@ def adam_uncorrected_kernel(x, g, m, v, lr, beta1, one_minus_beta1, beta2, one_m
         x[i] = x[i] - (mi / (np.sqrt(vi) + eps)) * lr
 
 
+def adamw_kernel(x, g, m, v, decay, step_size, beta1, one_minus_beta1, beta2, one_minus_beta2,
+                 correction2, eps):
+    """AdamW: ``x *= decay`` (``decay = 1 - lr * weight_decay``), then :func:`adam_kernel`'s step.
+
+    ``x = decay x; m = beta1 m + (1 - beta1) g; v = beta2 v + ((g g) (1 - beta2));
+    x -= step_size * (m / (sqrt(v / correction2) + eps))``.
+    """
+    for i in range(x.size):
+        gi = g[i]
+        xi = x[i] * decay
+        mi = m[i] * beta1 + gi * one_minus_beta1
+        vi = v[i] * beta2 + (gi * gi) * one_minus_beta2
+        m[i] = mi
+        v[i] = vi
+        x[i] = xi - (mi / (np.sqrt(vi / correction2) + eps)) * step_size
+
+
+def nadam_kernel(x, g, m, v, gradient_step, moment_step, beta1, one_minus_beta1, beta2,
+                 one_minus_beta2, correction2, eps):
+    """NAdam (torch's form); ``gradient_step = lr (1 - mu_t) / (1 - mu_product)``,
+    ``moment_step = lr mu_{t+1} / (1 - mu_product mu_{t+1})``, ``correction2 = 1 - beta2**t``.
+
+    ``m, v`` as Adam's; ``d = sqrt(v / correction2) + eps;
+    x -= gradient_step * (g / d); x -= moment_step * (m / d)``.
+    """
+    for i in range(x.size):
+        gi = g[i]
+        mi = m[i] * beta1 + gi * one_minus_beta1
+        vi = v[i] * beta2 + (gi * gi) * one_minus_beta2
+        m[i] = mi
+        v[i] = vi
+        d = np.sqrt(vi / correction2) + eps
+        x[i] = (x[i] - (gi / d) * gradient_step) - (mi / d) * moment_step
+
+
 #: Rule name -> the number of array arguments of its kernel (x, g and the state arrays).
 _ARRAY_ARGS = {"sgd": 2, "momentum": 3, "nesterov": 3, "adagrad": 3, "rmsprop": 3, "adam": 4,
-               "adam_uncorrected": 4}
+               "adam_uncorrected": 4, "adamw": 4, "nadam": 4}
 
 #: Rule name -> the Python function that numba compiles.
 RULES: dict[str, Callable[..., None]] = {
@@ -450,4 +485,6 @@ RULES: dict[str, Callable[..., None]] = {
     "rmsprop": rmsprop_kernel,
     "adam": adam_kernel,
     "adam_uncorrected": adam_uncorrected_kernel,
+    "adamw": adamw_kernel,
+    "nadam": nadam_kernel,
 }

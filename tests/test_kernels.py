@@ -48,13 +48,20 @@ CONFIGS = [
     ("adam", {"lr": STEP_DECAY, "beta1": 0.5, "beta2": 0.75, "eps": 0.1}),
     ("adam", {"lr": 0.01, "bias_correction": False}),
     ("adam", {"lr": INVERSE_TIME, "beta1": 0.0, "bias_correction": False}),
+    ("adamw", {"lr": 0.01}),
+    ("adamw", {"lr": STEP_DECAY, "beta1": 0.5, "beta2": 0.75, "eps": 0.1, "weight_decay": 0.3}),
+    ("nadam", {"lr": 0.01}),
+    ("nadam", {"lr": INVERSE_TIME, "beta1": 0.5, "beta2": 0.75, "eps": 0.1,
+               "momentum_decay": 0.5}),
 ]
 CONFIG_IDS = [name + "".join(f"-{k}={v if not isinstance(v, schedules.Schedule) else v.name}"
                              for k, v in kw.items()) for name, kw in CONFIGS]
 STATE_ARRAYS = {"sgd": (), "momentum": ("v",), "nesterov": ("v",),
                 "adagrad": ("grad_squared",), "rmsprop": ("grad_squared",),
-                "adam": ("first_moment", "second_moment")}
-FIRST_ORDER = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
+                "adam": ("first_moment", "second_moment"),
+                "adamw": ("first_moment", "second_moment"),
+                "nadam": ("first_moment", "second_moment")}
+FIRST_ORDER = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "nadam"]
 
 
 @pytest.fixture(autouse=True)
@@ -381,11 +388,17 @@ def test_each_kernel_against_its_formula(backend, monkeypatch):
     m1, v1 = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
     want["adam"] = (x - lr * m1 / (np.sqrt(v1 / c2) + eps), m1, v1)
     want["adam_uncorrected"] = (x - lr * m1 / (np.sqrt(v1) + eps), m1, v1)
+    decay, moment_step = 0.99, 0.02
+    want["adamw"] = (decay * x - lr * m1 / (np.sqrt(v1 / c2) + eps), m1, v1)
+    d = np.sqrt(v1 / c2) + eps
+    want["nadam"] = (x - lr * g / d - moment_step * m1 / d, m1, v1)
     calls = {
         "sgd": ((), (lr,)), "momentum": ((m,), (lr, rho)), "nesterov": ((m,), (lr, rho, 1 + rho)),
         "adagrad": ((v,), (lr, eps)), "rmsprop": ((v,), (lr, rho, 1 - rho, eps)),
         "adam": ((m, v), (lr, b1, 1 - b1, b2, 1 - b2, c2, eps)),
         "adam_uncorrected": ((m, v), (lr, b1, 1 - b1, b2, 1 - b2, eps)),
+        "adamw": ((m, v), (decay, lr, b1, 1 - b1, b2, 1 - b2, c2, eps)),
+        "nadam": ((m, v), (lr, moment_step, b1, 1 - b1, b2, 1 - b2, c2, eps)),
     }
     assert set(calls) == set(kernels.RULES)
     for rule, (state, coefficients) in calls.items():
