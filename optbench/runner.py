@@ -22,7 +22,7 @@ from threadpoolctl import ThreadpoolController
 from optimizers import kernels
 
 from .cost import cost_model
-from .step_contract import check_iterate, state_bytes, warm_up
+from .step_contract import check_iterate, seed_framework, state_bytes, warm_up
 
 #: Trace columns every run has, in order.
 TRACE_COLUMNS = (
@@ -395,6 +395,7 @@ def run(
         kernel_path = kernels.warm_up(optimizer, x) if stepwise else None
         if stepwise:  # a bridge's or plugin's first-call start-up, outside the timed work
             warm_up(optimizer, problem, x, stochastic)
+            seed_framework(optimizer, seed)
         t0 = time.perf_counter()
         state = optimizer.init(x) if stepwise else None
         init_work = time.perf_counter() - t0

@@ -44,7 +44,9 @@ def warm_up(optimizer: Any, problem: Any, x: np.ndarray, stochastic: bool) -> No
     outside the ``optimizers`` package, one step from ``x.copy()`` with a fresh
     ``init``; else nothing.  ``x`` is not modified.
     """
-    hook = getattr(optimizer, "warm_up", None)
+    # an averaged bridge (a suite's average = ...) warms its inner optimizer up
+    hook = getattr(optimizer, "warm_up", None) or getattr(getattr(optimizer, "inner", None),
+                                                          "warm_up", None)
     if hook is None and _is_builtin(optimizer):
         return
     oracle = problem.minibatch(np.random.default_rng(WARM_UP_SEED)) if stochastic else problem
@@ -53,6 +55,16 @@ def warm_up(optimizer: Any, problem: Any, x: np.ndarray, stochastic: bool) -> No
         return
     scratch = x.copy()
     optimizer.step(scratch, oracle, optimizer.init(scratch))
+
+
+def seed_framework(optimizer: Any, seed: int) -> None:
+    """``optimizer.seed_run(seed)`` where it (or the optimizer it wraps) has one: a bridge
+    seeds its framework's global generator with the run's seed, so that an optimizer
+    drawing random numbers there is reproducible too."""
+    hook = getattr(optimizer, "seed_run", None) or getattr(getattr(optimizer, "inner", None),
+                                                           "seed_run", None)
+    if hook is not None:
+        hook(seed)
 
 
 def check_iterate(x: Any, shape: tuple[int, ...], dtype: np.dtype, optimizer: Any, step: int) -> None:

@@ -255,13 +255,15 @@ def path_of(optimizer: Any) -> str:
 
     An optimizer with fused kernels (a :class:`KernelChoice`, also inside
     :class:`~optimizers.averaging.Averaged`) follows its own choice or else the
-    process-wide policy; every other optimizer (Newton, the L-BFGS variants, a
-    user's) runs numpy code and gets ``"numpy"``.  This names the policy's path: a
+    process-wide policy; a bridge gets its ``update_path`` (``"torch"``, ``"jax"``); every
+    other optimizer (Newton, the L-BFGS variants, a user's) runs numpy code and gets
+    ``"numpy"``.  This names the policy's path: a
     step on arrays the kernel cannot take (float16, strided) still runs numpy.
     """
     inner = getattr(optimizer, "inner", optimizer)
     if not isinstance(inner, KernelChoice):
-        return "numpy"
+        # a bridge names its framework ("torch", "jax"); everything else runs numpy code
+        return str(getattr(inner, "update_path", "numpy"))
     return active(inner.kernels)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 from typing import Any, Callable, TypeVar
 
+from . import frameworks
 from .base import Solver
 
 #: A factory: a class or function that builds an optimizer or a whole-run solver.
@@ -40,10 +41,14 @@ def names() -> list[str]:
 
 
 def factory(name: str) -> Factory:
-    """The factory registered under ``name``; ValueError with the nearest names if none."""
+    """The factory registered under ``name``, or of the bridged name ``PACKAGE:NAME``
+    (``torch:AdamW``, ``optax:adamw``: see :mod:`optimizers.frameworks`); ValueError with
+    the nearest names if none."""
     try:
         return _FACTORIES[name]
     except (KeyError, TypeError):
+        if frameworks.is_bridged(name):
+            return frameworks.factory(name)
         near = difflib.get_close_matches(str(name), names(), n=1)
         hint = f"; did you mean {near[0]!r}?" if near else ""
         raise ValueError(
@@ -52,5 +57,6 @@ def factory(name: str) -> Factory:
 
 
 def get(name: str, **params: Any) -> Solver:
-    """Build the optimizer ``name`` with ``params``: ``optimizers.get("adam", lr=0.01)``."""
+    """Build the optimizer ``name`` with ``params``: ``optimizers.get("adam", lr=0.01)``,
+    ``optimizers.get("torch:AdamW", lr=1e-3, weight_decay=0.01)``."""
     return factory(name)(**params)
