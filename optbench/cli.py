@@ -52,6 +52,23 @@ def _first_line(obj) -> str:
     return doc.strip().splitlines()[0] if doc.strip() else ""
 
 
+def _bridged_names_help() -> str:
+    """The ``PACKAGE:NAME`` lines of ``optbench list``: each known package, and whether
+    it is installed here (found, not imported)."""
+    import importlib.util
+
+    from optimizers import frameworks
+
+    lines = ["bridged optimizers (PACKAGE:NAME, with the class's own keyword arguments, "
+             "e.g. torch:AdamW, pytorch_optimizer:Lion, optax:adamw):\n"]
+    for prefix, (module, _, extra) in frameworks.PACKAGES.items():
+        top = module.split(".")[0]
+        here = "installed" if importlib.util.find_spec(top) is not None else \
+            f"not installed: pip install 'optbench[{extra}]'"
+        lines.append(f"  {prefix}:NAME  an optimizer of {module} ({here})\n")
+    return "".join(lines)
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     out = sys.stdout
     for title, registry in (("problems", problems), ("optimizers", optimizers)):
@@ -63,12 +80,17 @@ def cmd_list(args: argparse.Namespace) -> int:
             if line:
                 out.write(f"      {line}\n")
     out.write("  (every optimizer table in a suite also takes average = DECAY: Polyak averaging)\n")
+    out.write(_bridged_names_help())
     out.write("schedules (lr = {schedule = NAME, ...}):\n")
     for name in optimizers.schedules.names():
         out.write(f"  {name}{_signature(optimizers.schedules.factory(name))}\n")
     out.write("built-in suites:\n")
     for name in builtin_names():
-        suite = load_suite(name)
+        try:
+            suite = load_suite(name)
+        except SuiteError as err:  # the frameworks suite without the torch or jax extra
+            out.write(f"  {name}: cannot be used here: {str(err).split(': ', 1)[-1]}\n")
+            continue
         out.write(f"  {name}: {len(suite.specs)} runs. {suite.description}\n")
     return EXIT_OK
 
@@ -77,7 +99,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from reports import build_report, format_summary, summary_table
 
     from .store import load
-    from .study import import_plugins, pending, pool_context, run_study
+    from .study import import_plugins, plan, pool_context, run_study
 
     import_plugins(args.plugin)
     if args.executor in ("process", "dask") and args.jobs > 1 and args.scheduler is None:
@@ -91,13 +113,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("results") / suite.name
     for note in suite.skipped:
         sys.stderr.write(f"optbench: skipping {note}\n")
-    todo, skipped = pending(suite.specs, out)
-    progress = Progress(len(todo), quiet=args.quiet)
+    found = plan(suite.specs, out)
+    progress = Progress(len(found.todo), quiet=args.quiet)
     tuning = suite.tune is not None or args.command == "tune"
     if not args.quiet and not tuning:
+        stale = f" ({found.describe_stale()})" if found.stale else ""
         sys.stderr.write(
-            f"optbench: suite {suite.name!r}: {len(suite.specs)} runs, {len(skipped)} already "
-            f"stored in {out}, {len(todo)} to run ({args.executor}, jobs={args.jobs})\n"
+            f"optbench: suite {suite.name!r}: {len(suite.specs)} runs, {len(found.skipped)} already "
+            f"stored in {out}, {len(found.todo)} to run{stale} ({args.executor}, jobs={args.jobs})\n"
         )
     if tuning:
         order, errors = _tune_suite(suite, out, args)
@@ -113,6 +136,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     data = data.iloc[data["run_id"].map(order).argsort(kind="stable")]
     table = summary_table(data)
     sys.stdout.write(format_summary(table) + "\n")
+    if not tuning and found.stale:
+        sys.stdout.write(f"\n{found.describe_stale()} (stored by other code)\n")
     if not args.no_report:
         report = build_report(out, out / "report.html", title=f"optbench: {suite.name}",
                               command=f"optbench report {shlex.quote(str(out))}")
@@ -282,10 +307,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     shown = table.drop(columns=["detail"]).assign(
         same_environment=table["same_environment"].map({True: "yes", False: "NO", None: "?"}))
     sys.stdout.write(shown.to_string(index=False) + "\n")
-    bad = table[table["result"].isin(["mismatch", "corrupt"])]
+    bad = table[table["result"].isin(["mismatch", "corrupt", "plugin missing"])]
     for row in bad.itertuples():
         sys.stdout.write(f"{row.result.upper()} {row.run_id}: {row.detail}\n")
-    checked = int((table["result"] != "not rerun").sum())
+    checked = int((~table["result"].isin(["not rerun", "plugin missing"])).sum())
     matched = int((table["result"] == "match").sum())
     sys.stdout.write(f"{matched} of {checked} runs reproduced bit for bit (time excluded)\n")
     other = table[table["same_environment"] == False]  # noqa: E712 (None means unknown)
@@ -382,7 +407,10 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-report", action="store_true", help="do not write report.html")
     p.add_argument("--plugin", action="append", default=[], metavar="MODULE",
                    help="import MODULE in every process first (it registers user problems "
-                   "or optimizers); repeatable. Nothing else is imported by name")
+                   "or optimizers; found in the working directory first, as python -m does); "
+                   "repeatable. Nothing else is imported by name, except the known optimizer "
+                   "packages of bridged names (torch:, pytorch_optimizer:, heavyball:, "
+                   "schedulefree:, prodigyopt:, optax:)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
@@ -485,8 +513,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ensemble)
     p = sub.add_parser("verify", help="re-run stored runs and compare their traces bit for bit",
                        description="Re-run stored runs from their specs and compare every "
-                       "trace column except time bit for bit. Exit 1 on any mismatch or "
-                       "unreadable file.")
+                       "trace column except time bit for bit. Exit 1 on any mismatch, "
+                       "unreadable file, or run made with a --plugin module not given here "
+                       "(it is named, and not re-run).")
     p.add_argument("dir", metavar="DIR", help="results directory")
     p.add_argument("--sample", type=_jobs, metavar="K", help="check a seeded sample of K runs")
     p.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")

@@ -107,6 +107,8 @@ def test_builtin_suites_load_and_validate():
     names = builtin_names()
     assert {"quick", "standard"} <= set(names)
     for name in names:
+        if name == "frameworks":  # tests/test_frameworks_suite.py, where torch and optax are
+            continue
         suite = load_suite(name)
         validate(suite)
         assert suite.specs and suite.description
