@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import secrets
 import tempfile
@@ -218,6 +219,8 @@ def _run_columns(record: dict[str, Any]) -> dict[str, Any]:
         "status": record["status"],
         "problem_label": spec.problem_label,
         "optimizer_label": spec.optimizer_label,
+        # bytes of the optimizer's state (stepwise runs; NaN for whole-run solvers and errors)
+        "state_bytes": record.get("state_bytes", math.nan),
         **_param_columns("problem", spec.problem_params),
         **_param_columns("optimizer", spec.optimizer_params),
         **(record.get("tags") or {}),

@@ -43,7 +43,7 @@ def _optbench(cwd: Path, *args: str) -> subprocess.CompletedProcess:
 @pytest.fixture
 def lion_dir(tmp_path):
     plugin, = [b for b in _blocks("python") if "class Lion" in b]
-    suite, = _blocks("toml")
+    suite, = [b for b in _blocks("toml") if "lion" in b]
     (tmp_path / "lion_opt.py").write_text(plugin)
     (tmp_path / "lion.toml").write_text(suite)
     return tmp_path
@@ -189,3 +189,24 @@ def test_a_run_stored_without_a_fingerprint_is_run_again():
                    optimizer_params={"lr": 0.01})
     assert code_identity.stale_because(None, spec) == "stored without a code fingerprint"
     assert code_identity.stale_because(code_identity.fingerprint(spec), spec) is None
+
+
+def test_the_readme_bridged_suite_runs_as_written(tmp_path, capsys):
+    pytest.importorskip("torch", reason="the torch extra is not installed")
+    pytest.importorskip("pytorch_optimizer", reason="pytorch-optimizer is not installed")
+    from optbench.cli import main
+
+    suite, = [b for b in _blocks("toml") if "torch:AdamW" in b]
+    (tmp_path / "byo.toml").write_text(suite)
+    assert main(["run", str(tmp_path / "byo.toml"), "--out", str(tmp_path / "res"), "--quiet",
+                 "--no-report"]) == 0
+    out = capsys.readouterr().out
+    for label in ("torch:AdamW[lr=0.001,weight_decay=0.01]", "pytorch_optimizer:Lion[lr=0.0003]",
+                  "adam[lr=0.001]"):
+        assert label in out
+    import optbench
+
+    memory = optbench.load(tmp_path / "res").groupby("optimizer")["state_bytes"].first()
+    n = 64 * 64 + 64 + 64 * 10 + 10  # the digits net's parameters
+    assert memory["adam"] == 3 * n * 8 and memory["pytorch_optimizer:Lion"] == n * 8
+    assert 2 * n * 8 < memory["torch:AdamW"] < 2 * n * 8 + 64  # two moments and a step counter
