@@ -121,7 +121,8 @@ def test_a_missing_plugin_is_one_line_naming_where_it_was_looked_for(tmp_path, m
     from optbench.cli import main
 
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(PluginError, match="No module named 'no_such_plugin_xyz' .looked in the working directory"):
+    looked = "No module named 'no_such_plugin_xyz' .looked in the working directory"
+    with pytest.raises(PluginError, match=looked):
         import_plugins(["no_such_plugin_xyz"])
     assert main(["run", "quick", "--plugin", "no_such_plugin_xyz"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
