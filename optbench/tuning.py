@@ -567,17 +567,21 @@ def default_space(optimizer: str) -> dict[str, Space]:
     ``lr ~ LogUniform(1e-5, 10)`` for sgd, momentum, nesterov, adagrad, rmsprop,
     adam, adamw, nadam, newton and lbfgs_stochastic (the other hyper-parameters,
     AdamW's ``weight_decay`` included, keep their defaults); ``m ~ IntRange(3, 30)``
-    for lbfgs; nothing for bfgs (one trial).  A user-registered optimizer gets ``lr``
-    if its factory takes one, else nothing.
+    for lbfgs; nothing for bfgs (one trial).  A user-registered or bridged optimizer
+    gets its rate, ``lr`` (torch) or ``learning_rate`` (optax), if its factory takes
+    one, else nothing.
     """
     if optimizer in _DEFAULT_SPACES:
         return _DEFAULT_SPACES[optimizer]()
     factory = optimizers.factory(optimizer)  # ValueError for an unknown name
     try:
-        takes_lr = "lr" in inspect.signature(factory).parameters
+        parameters = inspect.signature(factory).parameters
     except (TypeError, ValueError):
-        takes_lr = False
-    return {_LR: LogUniform(*DEFAULT_LR_RANGE)} if takes_lr else {}
+        return {}
+    for rate in (_LR, "learning_rate"):
+        if rate in parameters:
+            return {rate: LogUniform(*DEFAULT_LR_RANGE)}
+    return {}
 
 
 # ------------------------------------------------------------------------ trials

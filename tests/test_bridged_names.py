@@ -105,3 +105,12 @@ def test_an_optimizer_that_needs_more_than_a_flat_vector_is_left_out_with_a_note
     assert "skipping 2 runs: pytorch_optimizer:AdaHessian[lr=0.1] cannot run on a flat parameter " \
            "vector" in captured.err
     assert "adam[lr=0.05]" in captured.out and "AdaHessian" not in captured.out
+
+
+def test_tuning_searches_a_bridged_optimizer_rate_by_its_own_name():
+    from optbench.tuning import default_space
+
+    pytest.importorskip("torch", reason="the torch extra is not installed")
+    assert list(default_space("torch:AdamW")) == ["lr"]
+    pytest.importorskip("optax", reason="the jax extra is not installed")
+    assert list(default_space("optax:adamw")) == ["learning_rate"]
