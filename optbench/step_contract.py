@@ -86,6 +86,10 @@ def state_bytes(optimizer: Any, state: Any) -> int:
     own = getattr(optimizer, "state_bytes", None)
     if own is not None:
         return int(own(state))
+    inner = getattr(optimizer, "inner", None)
+    if inner is not None and hasattr(state, "inner"):  # a wrapper (Polyak averaging): its
+        rest = {k: v for k, v in vars(state).items() if k != "inner"}  # arrays and the inner's
+        return state_bytes(inner, state.inner) + _nbytes(rest, set())
     return _nbytes(state, set())
 
 

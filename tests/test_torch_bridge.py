@@ -421,3 +421,15 @@ def test_closure_is_a_suite_parameter_too():
     assert signature.parameters["closure"].default is None
     opt = optimizers.get("torch:SGD", lr=0.01, closure=True)
     assert opt.hyperparams["closure"] is True
+
+
+def test_an_averaged_torch_optimizer_counts_torch_state_and_the_average():
+    from optbench.step_contract import state_bytes
+
+    averaged = optimizers.Averaged(TorchOptimizer(torch.optim.Adam, lr=1e-3), decay=0.9)
+    result = run(quadratic(), averaged, steps=3)
+    n = 20
+    assert result.meta["state_bytes"] == 2 * n * 8 + 4 + n * 8  # moments, step, the average
+    x = np.ones(n)
+    state = averaged.init(x)
+    assert state_bytes(averaged, state) == n * 8  # torch's state is empty before a step
