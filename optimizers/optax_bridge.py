@@ -127,6 +127,7 @@ import optax
 
 from . import schedules
 from .base import Optimizer, State
+from .json_data import as_json
 from .schedules import Schedule
 from .validation import HyperparameterTypeError
 
@@ -209,7 +210,7 @@ class OptaxOptimizer(Optimizer[OptaxState]):
         self.name = name if name is not None else f"optax:{label or 'transformation'}"
         self._factory = transformation_factory
         self._kwargs, self.schedule, self.lr = _learning_rate(self.name, hyperparams)
-        self.hyperparams = {key: _as_json(self._kwargs.get(key, self.schedule))
+        self.hyperparams = {key: as_json(self._kwargs.get(key, self.schedule))
                             for key in hyperparams}
         self._cache: dict[tuple[Any, ...], _Compiled] = {}
         self._oracles: dict[int, Any] = {}     # token -> the oracle of a step in progress
@@ -434,24 +435,6 @@ def _learning_rate(owner: str, hyperparams: dict[str, Any]
     if isinstance(rate, numbers.Real) and not isinstance(rate, bool):
         return kwargs, None, float(rate)
     return kwargs, None, None
-
-
-def _as_json(value: Any) -> Any:
-    """``value`` as JSON data: numbers, strings, None, lists and dicts of them; a schedule
-    as its spec; anything else as its ``repr``."""
-    if isinstance(value, Schedule):
-        return value.to_spec()
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        return float(value)
-    if isinstance(value, (list, tuple)):
-        return [_as_json(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _as_json(v) for k, v in value.items()}
-    return repr(value)
 
 
 def _offered(tx: Any) -> frozenset[str]:

@@ -96,6 +96,7 @@ import torch
 
 from . import schedules
 from .base import Optimizer, State
+from .json_data import as_json
 from .schedules import Schedule
 
 __all__ = ["TorchOptimizer", "TorchState", "bridge_factory"]
@@ -216,24 +217,6 @@ def _class_arguments(signature: inspect.Signature | None, given: dict[str, Any])
     return arguments
 
 
-def _as_json(value: Any) -> Any:
-    """``value`` as JSON data: tuples become lists, numpy scalars Python numbers, and
-    anything else that JSON cannot hold its ``repr``."""
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        return float(value)
-    if isinstance(value, (list, tuple)):
-        return [_as_json(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _as_json(v) for k, v in value.items()}
-    if isinstance(value, Schedule):
-        return value.to_spec()
-    return repr(value)
-
-
 def _optimizer_type(optimizer_class: Any) -> type | None:
     """The class a factory builds, where it can be told without building one: the
     class itself, a ``functools.partial`` of one, or a function's return annotation."""
@@ -332,7 +315,7 @@ class TorchOptimizer(Optimizer[TorchState]):
         if signature is not None:
             _check_keywords(self.name, optimizer_class, signature, hyperparams)
         self._arguments = _class_arguments(signature, hyperparams)
-        self.hyperparams = {key: _as_json(value) for key, value in hyperparams.items()}
+        self.hyperparams = {key: as_json(value) for key, value in hyperparams.items()}
         self._lr_schedule = self._take_schedule()
         given_lr = self._arguments.get("lr", inspect.Parameter.empty)
         if given_lr is inspect.Parameter.empty and signature is not None and "lr" in signature.parameters:
