@@ -433,3 +433,10 @@ def test_an_averaged_torch_optimizer_counts_torch_state_and_the_average():
     x = np.ones(n)
     state = averaged.init(x)
     assert state_bytes(averaged, state) == n * 8  # torch's state is empty before a step
+
+
+def test_a_heavyball_optimizer_runs():
+    pytest.importorskip("heavyball", reason="heavyball is not installed")
+    result = run(quadratic(), optimizers.get("heavyball:AdamW", lr=1e-2), steps=30)
+    assert result.status == "max_steps" and np.isfinite(result.trace["loss"]).all()
+    assert result.trace["loss"].iloc[-1] < result.trace["loss"].iloc[0]
