@@ -472,9 +472,10 @@ class TorchOptimizer(Optimizer[TorchState]):
         if state.t == 0:
             return state.param.detach().numpy().copy()
         saved = state.param.detach().clone()
-        state.optimizer.eval()  # type: ignore[attr-defined]
+        schedule_free: Any = state.optimizer  # has eval() and train(), unlike the base class
+        schedule_free.eval()
         point = state.param.detach().numpy().copy()
-        state.optimizer.train()  # type: ignore[attr-defined]
+        schedule_free.train()
         with torch.no_grad():
             state.param.copy_(saved)
         return point
