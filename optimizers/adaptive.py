@@ -106,6 +106,27 @@ def _descend(x: np.ndarray, lr: float, numerator: np.ndarray, second: np.ndarray
     x -= work
 
 
+class _AdamHyperparams:
+    """What Adam, AdamW and NAdam share: ``beta1``, ``beta2``, ``eps`` and the rate,
+    checked with errors naming the optimizer, and ``hyperparams`` holding them."""
+
+    name: str
+    schedule: Any
+    beta1: float
+    beta2: float
+    eps: float
+    hyperparams: dict[str, Any]
+
+    def _set_adam_hyperparams(self, lr: Any, beta1: Any, beta2: Any, eps: Any) -> None:
+        """Check and set the shared four; a subclass then adds its own to ``hyperparams``."""
+        self.schedule = schedules.learning_rate(self.name, lr)
+        self.beta1 = _check_unit(self.name, "beta1", beta1)
+        self.beta2 = _check_unit(self.name, "beta2", beta2)
+        self.eps = _check_eps(self.name, eps)
+        self.hyperparams = {"lr": self.schedule.to_spec(), "beta1": self.beta1,
+                            "beta2": self.beta2, "eps": self.eps}
+
+
 def _zero_moments(x0: np.ndarray) -> AdamState:
     """Adam's and AdamW's state for a run from ``x0``: zero moments in the state dtype."""
     shape, dtype = np.shape(x0), kernels.state_dtype(x0)
@@ -243,7 +264,7 @@ class RMSProp(_SquaredGradMethod):
         _descend(x, learning_rate, dx, grad_squared, self.eps, work)
 
 
-class Adam(KernelChoice, Optimizer[AdamState]):
+class Adam(_AdamHyperparams, KernelChoice, Optimizer[AdamState]):
     r"""Adam (Kingma and Ba, 2015): momentum divided by the root of RMSProp's average.
 
     With :math:`g_t = \nabla f(x_{t-1})`, zero initial moments and the count
@@ -285,14 +306,9 @@ class Adam(KernelChoice, Optimizer[AdamState]):
     @reject_unknown_hyperparams
     def __init__(self, lr: float | Schedule | dict[str, Any] = 1e-3, *, beta1: float = 0.9,
                  beta2: float = 0.999, eps: float = 1e-7, bias_correction: bool = True) -> None:
-        self.schedule = schedules.learning_rate(self.name, lr)
-        self.beta1 = _check_unit(self.name, "beta1", beta1)
-        self.beta2 = _check_unit(self.name, "beta2", beta2)
-        self.eps = _check_eps(self.name, eps)
+        self._set_adam_hyperparams(lr, beta1, beta2, eps)
         self.bias_correction = check_bool(self.name, "bias_correction", bias_correction)
-        self.hyperparams = {"lr": self.schedule.to_spec(), "beta1": self.beta1,
-                            "beta2": self.beta2, "eps": self.eps,
-                            "bias_correction": self.bias_correction}
+        self.hyperparams["bias_correction"] = self.bias_correction
 
     @property
     def kernel_rule(self) -> str:  # type: ignore[override]
@@ -336,7 +352,7 @@ class Adam(KernelChoice, Optimizer[AdamState]):
             _descend(x, learning_rate, first_moment, second_moment, self.eps, work)
 
 
-class AdamW(KernelChoice, Optimizer[AdamState]):
+class AdamW(_AdamHyperparams, KernelChoice, Optimizer[AdamState]):
     r"""AdamW (Loshchilov and Hutter, 2019): Adam with decoupled weight decay.
 
     With :math:`g_t = \nabla f(x_{t-1})`, zero initial moments, the count
@@ -402,14 +418,9 @@ class AdamW(KernelChoice, Optimizer[AdamState]):
     @reject_unknown_hyperparams
     def __init__(self, lr: float | Schedule | dict[str, Any] = 1e-3, *, beta1: float = 0.9,
                  beta2: float = 0.999, eps: float = 1e-7, weight_decay: float = 1e-2) -> None:
-        self.schedule = schedules.learning_rate(self.name, lr)
-        self.beta1 = _check_unit(self.name, "beta1", beta1)
-        self.beta2 = _check_unit(self.name, "beta2", beta2)
-        self.eps = _check_eps(self.name, eps)
+        self._set_adam_hyperparams(lr, beta1, beta2, eps)
         self.weight_decay = check_real(self.name, "weight_decay", weight_decay, 0.0)
-        self.hyperparams = {"lr": self.schedule.to_spec(), "beta1": self.beta1,
-                            "beta2": self.beta2, "eps": self.eps,
-                            "weight_decay": self.weight_decay}
+        self.hyperparams["weight_decay"] = self.weight_decay
 
     def init(self, x0: np.ndarray) -> AdamState:
         return _zero_moments(x0)
@@ -439,7 +450,7 @@ class AdamW(KernelChoice, Optimizer[AdamState]):
         _descend(x, learning_rate / (1 - beta1**t), first_moment, second_unbias, self.eps, work)
 
 
-class NAdam(KernelChoice, Optimizer[NAdamState]):
+class NAdam(_AdamHyperparams, KernelChoice, Optimizer[NAdamState]):
     r"""NAdam (Dozat, 2016): Adam with Nesterov momentum, in ``torch.optim.NAdam``'s form.
 
     With :math:`g_t = \nabla f(x_{t-1})`, zero initial moments, the count
@@ -510,14 +521,9 @@ class NAdam(KernelChoice, Optimizer[NAdamState]):
     @reject_unknown_hyperparams
     def __init__(self, lr: float | Schedule | dict[str, Any] = 2e-3, *, beta1: float = 0.9,
                  beta2: float = 0.999, eps: float = 1e-7, momentum_decay: float = 4e-3) -> None:
-        self.schedule = schedules.learning_rate(self.name, lr)
-        self.beta1 = _check_unit(self.name, "beta1", beta1)
-        self.beta2 = _check_unit(self.name, "beta2", beta2)
-        self.eps = _check_eps(self.name, eps)
+        self._set_adam_hyperparams(lr, beta1, beta2, eps)
         self.momentum_decay = check_real(self.name, "momentum_decay", momentum_decay, 0.0)
-        self.hyperparams = {"lr": self.schedule.to_spec(), "beta1": self.beta1,
-                            "beta2": self.beta2, "eps": self.eps,
-                            "momentum_decay": self.momentum_decay}
+        self.hyperparams["momentum_decay"] = self.momentum_decay
 
     def momentum_at(self, t: int) -> float:
         """The momentum coefficient ``mu_t`` of count ``t`` (1-based):
