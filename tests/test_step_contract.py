@@ -148,3 +148,18 @@ def test_an_optimizer_that_measures_its_own_state_is_asked():
             return 12345
 
     assert optbench.run(BareBowl(), Measured(), steps=1).meta["state_bytes"] == 12345
+
+
+def test_a_subclass_that_sets_only_init_and_step_runs():
+    class Minimal(optimizers.Optimizer):  # no name, hyperparams, schedule or lr
+        def init(self, x0):
+            return optimizers.State()
+
+        def step(self, x, oracle, state):
+            x -= 0.5 * oracle.grad(x)
+            return x
+
+    result = optbench.run(BareBowl(), Minimal(), steps=2)
+    assert result.meta["optimizer"] == "optimizer[]"
+    assert np.isnan(result.trace["lr"]).all()
+    np.testing.assert_array_equal(result.x, BareBowl().x0() * 0.25)
