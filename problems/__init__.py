@@ -1,5 +1,5 @@
 """Test problems for optbench: quadratics, saddles, Rosenbrock, logistic regression,
-small neural nets.
+small neural nets (numpy, and PyTorch modules with the optional torch extra).
 
 ``problems.get(name, **params)`` builds one; ``problems.names()`` lists the families;
 ``problems.register(name, factory)`` adds a user-defined family.
@@ -12,24 +12,31 @@ from .quadratic import NoisyQuadraticOracle, Quadratic
 from .registry import factory, get, names, register
 from .rosenbrock import Rosenbrock
 from .saddle import Saddle
+from .torch_model import CNN, MLPTorch, TorchBatchOracle, TorchModelProblem
 
 register("quadratic", Quadratic)
 register("saddle", Saddle)
 register("rosenbrock", Rosenbrock)
 register("logistic", Logistic)
 register("mlp", MLP)
+register("mlp_torch", MLPTorch)  # torch is imported when one is built
+register("cnn", CNN)
 
 __all__ = [
+    "CNN",
     "Logistic",
     "LogisticBatchOracle",
     "MLP",
     "MLPBatchOracle",
+    "MLPTorch",
     "NoisyQuadraticOracle",
     "Oracle",
     "Problem",
     "Quadratic",
     "Rosenbrock",
     "Saddle",
+    "TorchBatchOracle",
+    "TorchModelProblem",
     "factory",
     "get",
     "names",

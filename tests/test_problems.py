@@ -53,7 +53,7 @@ def problem(request):
 
 
 #: Families with no known optimum and no Hessian, tested in their own files.
-OWN_TESTS = {"mlp"}
+OWN_TESTS = {"mlp", "mlp_torch", "cnn"}  # tests/test_problems_mlp.py, tests/test_problems_torch_model.py
 
 
 def test_every_registered_family_is_configured():
