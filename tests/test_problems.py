@@ -52,8 +52,9 @@ def problem(request):
     return problems.get(name, **params)
 
 
-#: Families with no known optimum and no Hessian, tested in their own files.
-OWN_TESTS = {"mlp", "mlp_torch", "cnn"}  # tests/test_problems_mlp.py, tests/test_problems_torch_model.py
+#: Families tested in their own files (no known optimum, no Hessian, or an optional package)
+#: (tests/test_problems_mlp.py, tests/test_problems_torch_model.py, tests/test_problems_cutest.py)
+OWN_TESTS = {"mlp", "mlp_torch", "cnn", "transformer", "cutest"}
 
 
 def test_every_registered_family_is_configured():

@@ -1,4 +1,5 @@
-"""PyTorch modules as problems: mlp_torch (against the numpy mlp), cnn, TorchModelProblem."""
+"""PyTorch modules as problems: mlp_torch (against the numpy mlp), cnn, transformer,
+TorchModelProblem."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ pytest.importorskip("sklearn")  # the digits data
 import optbench  # noqa: E402
 import optimizers  # noqa: E402
 import problems  # noqa: E402
-from problems.torch_model import TorchModelProblem  # noqa: E402
+from problems.torch_model import TorchModelProblem, grokking_split  # noqa: E402
 
 #: Tiny nets: cheap enough for finite differences over every coordinate.
 TINY_MLP = {"dataset": "spiral", "hidden": (5, 4), "n_samples": 30, "batch_size": 8}
 TINY_CNN = {"channels": (2, 3), "batch_size": 16}
+TINY_TRANSFORMER = {"p": 5, "d_model": 8, "heads": 2, "batch_size": 4}
 
 H = 1e-6
 
@@ -57,6 +59,9 @@ TINY_PROBLEMS = {
     "mlp_torch-relu": ("mlp_torch", {**TINY_MLP, "activation": "relu"}),
     "mlp_torch-elu": ("mlp_torch", {**TINY_MLP, "activation": "elu", "alpha": 0.7}),
     "cnn": ("cnn", {**TINY_CNN, "reg": 0.05}),
+    "transformer": ("transformer", TINY_TRANSFORMER),
+    "transformer-post-2": ("transformer", {**TINY_TRANSFORMER, "d_model": 4, "layers": 2,
+                                           "norm_first": False, "reg": 0.1}),
 }
 
 
@@ -225,7 +230,8 @@ def test_minibatches_are_seeded_and_without_replacement(tiny):
 
 def test_full_batch_is_deterministic():
     for name, params in (("mlp_torch", {**TINY_MLP, "batch_size": None}),
-                         ("cnn", {**TINY_CNN, "batch_size": None})):
+                         ("cnn", {**TINY_CNN, "batch_size": None}),
+                         ("transformer", {**TINY_TRANSFORMER, "batch_size": None})):
         p = problems.get(name, **params)
         assert not p.stochastic and p.minibatch(np.random.default_rng(0)) is p
 
@@ -274,6 +280,20 @@ BAD = [
     ("cnn", {"preprocess": "whiten"}, "preprocess"),
     ("cnn", {"val_fraction": 1.0}, "val_fraction"),
     ("cnn", {"dtype": "float16"}, "dtype"),
+    ("transformer", {"p": 1}, "p"),
+    ("transformer", {"p": 2.5}, "p"),
+    ("transformer", {"d_model": 0}, "d_model"),
+    ("transformer", {"heads": 0}, "heads"),
+    ("transformer", {"heads": 3}, "heads"),  # does not divide d_model 32
+    ("transformer", {"layers": 0}, "layers"),
+    ("transformer", {"train_fraction": 0.0}, "train_fraction"),
+    ("transformer", {"train_fraction": 1.0}, "train_fraction"),
+    ("transformer", {"p": 5, "train_fraction": 0.01}, "train_fraction"),  # no training pair
+    ("transformer", {"batch_size": 5000}, "batch_size"),
+    ("transformer", {"reg": -1.0}, "reg"),
+    ("transformer", {"seed": -1}, "seed"),
+    ("transformer", {"dtype": "float16"}, "dtype"),
+    ("transformer", {"norm_first": "yes"}, "norm_first"),
 ]
 
 
@@ -288,6 +308,69 @@ def test_params_rebuild_the_same_problem(tiny):
     x = points(tiny)[1]
     assert again.params == tiny.params and again.loss(x) == tiny.loss(x)
     assert repr(tiny).startswith(tiny.name + "(")
+
+
+# transformer: modular addition ----------------------------------------------------------
+
+
+def test_transformer_data_split():
+    p = problems.get("transformer", **TINY_TRANSFORMER)
+    train, val = grokking_split(5, 0.3, 0)
+    assert (p.n_train, p.n_val) == (len(train), len(val)) == (8, 17)
+    assert np.intersect1d(train, val).size == 0
+    np.testing.assert_array_equal(np.union1d(train, val), np.arange(25))  # all pairs
+    # seeded: the same seed the same split, another seed another
+    np.testing.assert_array_equal(grokking_split(5, 0.3, 0)[0], train)
+    assert not np.array_equal(grokking_split(5, 0.3, 1)[0], train)
+    # the rows: [a, b, =] (token p) with target (a + b) mod p, int64
+    for X, y, rows in ((p._X_train, p._y_train, train), (p._X_val, p._y_val, val)):
+        assert X.dtype == y.dtype == torch.int64 and X.shape == (len(rows), 3)
+        np.testing.assert_array_equal(X[:, 0] * 5 + X[:, 1], rows)
+        assert bool((X[:, 2] == 5).all()) and bool((y == (X[:, 0] + X[:, 1]) % 5).all())
+    default = problems.get("transformer")
+    assert (default.n_train, default.n_val) == (2823, 9409 - 2823)
+    assert default.params == {"p": 97, "d_model": 32, "heads": 4, "layers": 1,
+                              "train_fraction": 0.3, "norm_first": True, "batch_size": 512,
+                              "reg": 0.0, "seed": 0}
+
+
+def test_transformer_is_deterministic_and_leaves_torch_rng_alone():
+    state = torch.random.get_rng_state()
+    p = problems.get("transformer", **TINY_TRANSFORMER)
+    x0 = p.x0(3)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert torch.are_deterministic_algorithms_enabled() and torch.get_num_threads() == 1
+    np.testing.assert_array_equal(x0, problems.get("transformer", **TINY_TRANSFORMER).x0(3))
+    assert not np.array_equal(x0, p.x0(4))
+    # LayerNorm gains start at 1 (the module's own init, not He's zero "biases")
+    gains = [s for s in p.layout if s.name.endswith("norm1.weight")]
+    assert gains and np.all(x0[gains[0].start:gains[0].stop] == 1)
+
+
+def test_transformer_float32():
+    p32 = problems.get("transformer", **TINY_TRANSFORMER, dtype="float32")
+    p64 = problems.get("transformer", **TINY_TRANSFORMER)
+    x = p32.x0(1)
+    assert x.dtype == np.float32 and p32.params["dtype"] == "float32"
+    value, g = p32.loss_and_grad(x)
+    assert g.dtype == np.float32 and value == p32.loss(x)
+    np.testing.assert_array_equal(g, p32.grad(x))
+    assert value == pytest.approx(p64.loss(x.astype(float)), rel=1e-5)
+    assert rel(g.astype(float), p64.grad(x.astype(float))) < 1e-4
+    assert p32.hvp(x, np.ones(p32.dim, dtype=np.float32)).dtype == np.float32
+
+
+def test_transformer_adam_runs_and_repeats_bit_for_bit():
+    p = problems.get("transformer")  # the defaults: p 97, d_model 32, batch 512
+    runs = [optbench.run(p, optimizers.get("adam", lr=1e-3), steps=30, seed=0,
+                         record_every=10) for _ in range(2)]
+    trace = runs[0].trace
+    assert {"train_acc", "val_loss", "val_acc"} <= set(trace.columns)
+    assert runs[0].status == "max_steps" and trace["step"].iloc[-1] == 30
+    assert np.all(np.isfinite(trace[["loss", "train_acc", "val_acc"]].to_numpy()))
+    assert trace["loss"].iloc[-1] < trace["loss"].iloc[0]
+    assert _trace(runs[1]).equals(_trace(runs[0]))
+    np.testing.assert_array_equal(runs[1].x, runs[0].x)
 
 
 # The generic class -----------------------------------------------------------------------
@@ -342,7 +425,7 @@ def test_without_torch_building_names_the_extra():
     code = (
         "import sys; sys.modules['torch'] = None\n"
         "import problems\n"
-        "for name in ('mlp_torch', 'cnn'):\n"
+        "for name in ('mlp_torch', 'cnn', 'transformer'):\n"
         "    try:\n"
         "        problems.get(name)\n"
         "    except ImportError as exc:\n"
