@@ -46,12 +46,6 @@ def assert_same_trace(bridged, reference, rtol=1e-12):
         assert max_relative_difference(a, b, column) <= rtol, column
 
 
-def registered(name):
-    if name not in optimizers.names():
-        pytest.skip(f"optbench's {name!r} is not registered yet")
-    return name
-
-
 # torch class, its keywords, optbench name, its keywords, lr on (quadratic, logistic).  The
 # rates keep every run stable, moving and away from chaos for 300 steps: RMSProp at lr=1e-2
 # on the quadratic oscillates and amplifies the last-bit differences of torch's arithmetic
@@ -90,7 +84,7 @@ def test_torch_rules_give_optbench_traces(case, problem_name, default_dtype):
         default_dtype(torch.float64)
     lr = rates[problem_name == "logistic"]
     problem = quadratic() if problem_name == "quadratic" else logistic(batch_size=32)
-    reference = optimizers.get(registered(name), lr=lr, **kwargs)
+    reference = optimizers.get(name, lr=lr, **kwargs)
     bridged = TorchOptimizer(torch_class, lr=lr, **torch_kwargs)
     a = run(problem, bridged, steps=STEPS, seed=3)
     b = run(problem, reference, steps=STEPS, seed=3)
@@ -366,7 +360,7 @@ def test_names_and_repr():
 
 
 def test_pytorch_optimizer_lion_runs():
-    pytorch_optimizer = pytest.importorskip("pytorch_optimizer")
+    pytorch_optimizer = pytest.importorskip("pytorch_optimizer", reason="pytorch-optimizer is not installed")
     result = run(logistic(batch_size=32), TorchOptimizer(pytorch_optimizer.Lion, lr=1e-3),
                  steps=50)
     assert result.status == "max_steps"
@@ -375,7 +369,7 @@ def test_pytorch_optimizer_lion_runs():
 
 
 def test_schedulefree_records_the_evaluation_point():
-    schedulefree = pytest.importorskip("schedulefree")
+    schedulefree = pytest.importorskip("schedulefree", reason="schedulefree is not installed")
     opt = TorchOptimizer(schedulefree.AdamWScheduleFree, lr=1e-2)
     assert opt.average is not None
     assert TorchOptimizer(torch.optim.Adam).average is None
