@@ -33,11 +33,12 @@ TRACE_COLUMNS = (
     "n_loss",
     "n_grad",
     "n_hess",
+    "n_hvp",
     "time",
     "lr",
 )
 
-_INT_COLUMNS = frozenset({"step", "n_loss", "n_grad", "n_hess"})
+_INT_COLUMNS = frozenset({"step", "n_loss", "n_grad", "n_hess", "n_hvp"})
 
 #: Problems of at most this dimension also record the iterate (``x_0``, ``x_1``).
 MAX_COORDINATE_DIM = 2
@@ -109,19 +110,20 @@ def record_steps(steps: int, record_every: int = 1, record: str | Sequence[int] 
 
 
 class CountingOracle:
-    """Forwards ``loss/grad/hess`` to the oracle it is bound to and counts the calls.
+    """Forwards ``loss/grad/hess/hvp`` to the oracle it is bound to and counts the calls.
 
     The counts are cumulative over re-binding, so one counter serves a whole run
     whether the oracle is the full problem or a fresh minibatch at every step.
     """
 
-    __slots__ = ("_oracle", "n_loss", "n_grad", "n_hess", "_unchecked")
+    __slots__ = ("_oracle", "n_loss", "n_grad", "n_hess", "n_hvp", "_unchecked")
 
     def __init__(self, oracle: Any = None) -> None:
         self._oracle = oracle
         self.n_loss = 0
         self.n_grad = 0
         self.n_hess = 0
+        self.n_hvp = 0
         self._unchecked = True  # the first gradient's shape is checked against x
 
     def bind(self, oracle: Any) -> None:
@@ -142,6 +144,11 @@ class CountingOracle:
     def hess(self, x: np.ndarray) -> np.ndarray:
         self.n_hess += 1
         return self._oracle.hess(x)
+
+    def hvp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """The Hessian-vector product ``H(x) v``, counted as one ``n_hvp``."""
+        self.n_hvp += 1
+        return self._oracle.hvp(x, v)
 
     def loss_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """Both at one point, counted as one ``loss`` and one ``grad`` call; uses the
@@ -241,7 +248,7 @@ class _Recorder:
             lr = math.nan
         c = self.counter
         self.rows.append(
-            (step, loss, subopt, grad_norm, c.n_loss, c.n_grad, c.n_hess, work, lr)
+            (step, loss, subopt, grad_norm, c.n_loss, c.n_grad, c.n_hess, c.n_hvp, work, lr)
         )
         extra: dict[str, float] = {}
         if self.coordinates:  # 2-D problems: the iterate itself, for trajectory plots
@@ -363,6 +370,11 @@ def run(
         raise ValueError(
             f"optimizer {getattr(optimizer, 'name', optimizer)!r} needs a Hessian, "
             f"but problem {getattr(problem, 'name', problem)!r} has none (has_hess is False)"
+        )
+    if "hvp" in needs and not callable(getattr(problem, "hvp", None)):
+        raise ValueError(
+            f"optimizer {getattr(optimizer, 'name', optimizer)!r} needs Hessian-vector "
+            f"products, but problem {getattr(problem, 'name', problem)!r} has no hvp(x, v)"
         )
 
     start = problem.x0(seed) if x0 is None else x0

@@ -295,11 +295,13 @@ def load(results_dir: str | os.PathLike) -> pd.DataFrame:
         tables.append(table.replace_schema_metadata(None))
         per_run.append(_run_columns(record))
         lengths.append(table.num_rows)
-        models.append(record.get("cost_model") or {"loss": np.nan, "grad": np.nan, "hess": np.nan})
+        models.append(record.get("cost_model")
+                      or {"loss": np.nan, "grad": np.nan, "hess": np.nan, "hvp": np.nan})
     if not tables:
         return pd.DataFrame(
             columns=["run_id", "problem", "optimizer", "seed", "status", "step", "loss",
-                     "subopt", "grad_norm", "n_loss", "n_grad", "n_hess", "time", "lr", "cost"]
+                     "subopt", "grad_norm", "n_loss", "n_grad", "n_hess", "n_hvp", "time", "lr",
+                     "cost"]
         )
     if len(environments) > 1:
         listing = "; ".join(f"{n} runs: {key}" for key, n in sorted(environments.items()))
@@ -309,6 +311,8 @@ def load(results_dir: str | os.PathLike) -> pd.DataFrame:
             MixedEnvironmentWarning, stacklevel=2,
         )
     traces = pa.concat_tables(tables, promote_options="default").to_pandas()
+    # runs stored before the n_hvp column made no Hessian-vector products
+    traces["n_hvp"] = traces["n_hvp"].fillna(0).astype(np.int64) if "n_hvp" in traces else 0
     index = np.repeat(np.arange(len(per_run)), lengths)
     columns = pd.DataFrame(per_run).iloc[index].reset_index(drop=True)
     model = pd.DataFrame(models).iloc[index].reset_index(drop=True)

@@ -1,5 +1,6 @@
 """Optimizers as taught: SGD, momentum, Nesterov, AdaGrad, RMSProp, Adam; the baselines
-AdamW and NAdam; Newton, scipy's L-BFGS-B and BFGS, and a stepwise minibatch L-BFGS.
+AdamW and NAdam; Newton, scipy's L-BFGS-B and BFGS, its Hessian-free Newton-CG and
+trust-region Krylov methods, and a stepwise minibatch L-BFGS.
 
 ``optimizers.get(name, **hyperparams)`` builds one; ``optimizers.names()`` lists them;
 ``optimizers.register(name, factory)`` adds a user-defined optimizer.  Learning-rate
@@ -22,7 +23,7 @@ from .first_order import SGD, Momentum, Nesterov
 from .lbfgs_stochastic import LBFGSStochastic
 from .newton import Newton
 from .registry import factory, get, names, register
-from .scipy_adapters import BFGS, LBFGS
+from .scipy_adapters import BFGS, LBFGS, NewtonCG, TrustKrylov
 
 register("sgd", SGD)
 register("momentum", Momentum)
@@ -35,6 +36,8 @@ register("nadam", NAdam)
 register("newton", Newton)
 register("lbfgs", LBFGS)
 register("bfgs", BFGS)
+register("newton_cg", NewtonCG)
+register("trust_krylov", TrustKrylov)
 register("lbfgs_stochastic", LBFGSStochastic)
 
 __all__ = [
@@ -50,9 +53,11 @@ __all__ = [
     "NAdam",
     "Nesterov",
     "Newton",
+    "NewtonCG",
     "Optimizer",
     "RMSProp",
     "State",
+    "TrustKrylov",
     "factory",
     "get",
     "kernels",

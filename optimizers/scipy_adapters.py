@@ -1,4 +1,5 @@
-"""Whole-run quasi-Newton solvers from :func:`scipy.optimize.minimize`: L-BFGS-B and BFGS.
+"""Whole-run solvers from :func:`scipy.optimize.minimize`: the quasi-Newton L-BFGS-B
+and BFGS, and the Hessian-free Newton-CG and trust-region Krylov methods.
 
 These are not stepwise optimizers: scipy owns the loop (its line search, its
 stopping tests) and the harness follows it through the callback.  A solver here is
@@ -32,7 +33,13 @@ catches it and returns a result of the same shape built from its own counts (the
 last iterate, ``nit`` callbacks, ``nfev = njev`` evaluations), so callers see one
 behaviour on every supported scipy.
 
-There is no learning rate: the line search chooses every step, so these solvers
+Hessian-free methods (``newton_cg``, ``trust_krylov``) also get ``hessp=``, a
+function calling ``oracle.hvp(x, v)``: each product counts as one ``n_hvp`` on the
+harness's oracle (priced at two gradients in the cost model, :mod:`optbench.cost`), and
+the Hessian itself is never formed, which is what makes Newton's method possible on a
+net.  scipy's ``nhev`` is then the number of products.
+
+There is no learning rate: the line search (or the trust region) chooses every step, so these solvers
 have no ``lr_at`` and the harness records ``lr`` as NaN.
 
 Example
@@ -61,7 +68,7 @@ from scipy.optimize import OptimizeResult
 
 from .validation import check_int, check_real, reject_unknown_hyperparams
 
-__all__ = ["BFGS", "LBFGS", "ScipySolver", "loss_and_grad_of"]
+__all__ = ["BFGS", "LBFGS", "NewtonCG", "ScipySolver", "TrustKrylov", "loss_and_grad_of"]
 
 #: The message scipy (>= 1.11) gives a run ended by the callback's StopIteration.
 STOPPED_BY_CALLBACK = "`callback` raised `StopIteration`."
@@ -93,7 +100,8 @@ class ScipySolver(ABC):
     hyperparams : dict
         The hyper-parameters, JSON-serializable.
     needs : tuple of str
-        ``("loss", "grad")``: scipy asks for both at every evaluation.
+        ``("loss", "grad")``: scipy asks for both at every evaluation; Hessian-free
+        methods add ``"hvp"`` and are given ``hessp=``.
     """
 
     name: str = "scipy"
@@ -138,6 +146,9 @@ class ScipySolver(ABC):
         iterations = 0
         last_x = np.array(x0, dtype=np.float64, copy=True)
         evaluate = loss_and_grad_of(oracle)
+        extra: dict[str, Any] = {}
+        if "hvp" in self.needs:
+            extra["hessp"] = oracle.hvp
 
         def fun_and_grad(x: np.ndarray) -> tuple[float, np.ndarray]:
             nonlocal evaluations
@@ -159,6 +170,7 @@ class ScipySolver(ABC):
                 method=self.method,
                 callback=report,
                 options=self.options(max_iter),
+                **extra,
             )
         except StopIteration:
             # scipy < 1.11 does not catch the callback's StopIteration: describe the
@@ -274,3 +286,90 @@ class BFGS(ScipySolver):
 
     def options(self, max_iter: int) -> dict[str, Any]:
         return {"gtol": self.gtol, "maxiter": int(max_iter)}
+
+
+class NewtonCG(ScipySolver):
+    r"""Newton-CG from scipy: a truncated Newton method with a line search, Hessian-free.
+
+    At each iteration scipy solves the Newton system :math:`H(x_k) p = -\nabla f(x_k)`
+    approximately by conjugate gradients, touching :math:`H` only through products
+    :math:`H v` (``hessp``), stopping CG at a relative residual
+    :math:`\min(1/2, \sqrt{\|g\|}) \|g\|` or at negative curvature, then takes a
+    backtracking (Wolfe) line search along :math:`p`.  It stops when the mean absolute
+    step :math:`\operatorname{mean}|\alpha p|` falls below ``xtol``, after ``max_iter``
+    iterations, or when the callback raises ``StopIteration``.
+
+    Each product is one ``hvp`` call on the harness's oracle (``n_hvp``); each line-search
+    evaluation is one ``loss`` and one ``grad`` call.  Always on the full objective.
+
+    ==================  ======================================================
+    hyper-parameter     ``scipy.optimize.minimize(method="Newton-CG")`` option
+    ==================  ======================================================
+    ``xtol``            ``xtol``
+    (the step budget)   ``maxiter``
+    ==================  ======================================================
+
+    Parameters
+    ----------
+    xtol : float, default 1e-5
+        Average relative error in the solution below which scipy stops, > 0
+        (scipy's default).
+    """
+
+    name = "newton_cg"
+    method = "Newton-CG"
+    needs = ("loss", "grad", "hvp")
+
+    @reject_unknown_hyperparams
+    def __init__(self, *, xtol: float = 1e-5) -> None:
+        self.xtol = check_real(self.name, "xtol", xtol, 0.0, low_closed=False)
+        self.hyperparams = {"xtol": self.xtol}
+
+    def options(self, max_iter: int) -> dict[str, Any]:
+        return {"xtol": self.xtol, "maxiter": int(max_iter)}
+
+
+class TrustKrylov(ScipySolver):
+    r"""The trust-region method with Krylov subproblem solves (scipy's ``trust-krylov``,
+    Gould, Lucidi, Roma and Toint's GLTR as implemented in trlib), Hessian-free.
+
+    Each iteration minimises the quadratic model
+    :math:`m(p) = f + g^\top p + \tfrac12 p^\top H p` over :math:`\|p\| \le \Delta`
+    in a Krylov subspace built from products :math:`H v` (``hessp``), then accepts or
+    rejects the step and grows or shrinks :math:`\Delta` by the ratio of actual to
+    predicted reduction.  It stops when :math:`\|g\| \le` ``gtol`` (2-norm), after
+    ``max_iter`` iterations, or when the callback raises ``StopIteration``.
+
+    Each product is one ``hvp`` call (``n_hvp``); each evaluation one ``loss`` and one
+    ``grad`` call.  Always on the full objective.
+
+    ==================  ======================================================
+    hyper-parameter     ``scipy.optimize.minimize(method="trust-krylov")`` option
+    ==================  ======================================================
+    ``gtol``            ``gtol``
+    ``inexact``         ``inexact`` (solve the subproblem loosely)
+    (the step budget)   ``maxiter``
+    ==================  ======================================================
+
+    Parameters
+    ----------
+    gtol : float, default 1e-8
+        Gradient-norm tolerance, >= 0 (scipy's default).
+    inexact : bool, default True
+        Solve each subproblem only approximately (fewer products per iteration).
+    """
+
+    name = "trust_krylov"
+    method = "trust-krylov"
+    needs = ("loss", "grad", "hvp")
+
+    @reject_unknown_hyperparams
+    def __init__(self, *, gtol: float = 1e-8, inexact: bool = True) -> None:
+        self.gtol = check_real(self.name, "gtol", gtol, 0.0)
+        if not isinstance(inexact, (bool, np.bool_)):
+            raise ValueError(f"{self.name}: inexact must be true or false, got {inexact!r}")
+        self.inexact = bool(inexact)
+        self.hyperparams = {"gtol": self.gtol, "inexact": self.inexact}
+
+    def options(self, max_iter: int) -> dict[str, Any]:
+        return {"gtol": self.gtol, "inexact": self.inexact, "maxiter": int(max_iter)}

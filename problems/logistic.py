@@ -111,6 +111,17 @@ def logistic_hess(yx: np.ndarray, w: np.ndarray, reg: float) -> np.ndarray:
     return h
 
 
+def logistic_hvp(yx: np.ndarray, w: np.ndarray, v: np.ndarray, reg: float) -> np.ndarray:
+    """``yx^T (d * (yx v)) / n + reg v`` with ``d = sigma(m) sigma(-m)``, ``m = yx w``:
+    the Hessian times ``v`` from three products with the data, no d x d matrix."""
+    m = yx @ w
+    d = expit(m) * expit(-m)
+    hv = yx.T @ (d * (yx @ v))
+    hv /= yx.shape[0]
+    hv += reg * v
+    return hv
+
+
 # Data --------------------------------------------------------------------------------
 
 
@@ -438,6 +449,10 @@ class Logistic(Problem):
 
     def hess(self, x: np.ndarray) -> np.ndarray:
         return logistic_hess(self._yx, as_point(x, self.dim, self.dtype), self.reg)
+
+    def hvp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
+        return logistic_hvp(self._yx, as_point(x, self.dim, self.dtype),
+                            as_point(v, self.dim, self.dtype), self.reg)
 
     # Optimum ------------------------------------------------------------------------
 

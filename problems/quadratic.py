@@ -339,6 +339,14 @@ class Quadratic(Problem):
         check_dense_dim(self.name, self.dim, self.dtype.itemsize)
         return np.diag(self.eigenvalues)
 
+    def hvp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """``A v`` (one product with ``A``, or with its eigenvalues when diagonal)."""
+        as_point(x, self.dim, self.dtype)
+        v = as_point(v, self.dim, self.dtype)
+        if self._a is not None:
+            return self._a @ v
+        return v * self.eigenvalues
+
     # Initial point and stochastic oracle --------------------------------------------
 
     def x0(self, seed: int = 0) -> np.ndarray:

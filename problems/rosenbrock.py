@@ -108,6 +108,20 @@ class Rosenbrock(Problem):
         flat[n :: n + 1] = off  # (i + 1, i)
         return h
 
+    def hvp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """The tridiagonal Hessian times ``v`` in O(dim), no matrix."""
+        x = as_point(x, self.dim)
+        v = as_point(v, self.dim)
+        head = x[:-1]
+        diag = np.zeros(self.dim)
+        diag[:-1] = 1200.0 * head * head - 400.0 * x[1:] + 2.0
+        diag[1:] += 200.0
+        off = -400.0 * head
+        hv = diag * v
+        hv[:-1] += off * v[1:]
+        hv[1:] += off * v[:-1]
+        return hv
+
     def x0(self, seed: int = 0) -> np.ndarray:
         seed = check_seed(seed)
         start = np.ones(self.dim)

@@ -105,6 +105,13 @@ class Saddle(Problem):
         d[self._split :] = 3.0 * v[self._split :] ** 2 - 1.0
         return np.diag(d)
 
+    def hvp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """The diagonal Hessian times ``v``."""
+        x = as_point(x, self.dim)
+        hv = np.array(as_point(v, self.dim), dtype=np.float64, copy=True)
+        hv[self._split :] *= 3.0 * x[self._split :] ** 2 - 1.0
+        return hv
+
     def x0(self, seed: int = 0) -> np.ndarray:
         z = x0_rng(seed).standard_normal(self.dim)
         y = z[self._split :]

@@ -125,7 +125,7 @@ def test_load_adds_cost_from_the_stored_cost_model(tmp_path):
     prob = problems.get("quadratic", dim=3, condition_number=10.0)
     from optbench.cost import cost_column, cost_model
 
-    assert cost_model(prob) == {"loss": 0.5, "grad": 1.0, "hess": 3.0}
+    assert cost_model(prob) == {"loss": 0.5, "grad": 1.0, "hess": 3.0, "hvp": 2.0}
     prob.loss_cost, prob.hess_cost = 0.25, 7.0
     model = cost_model(prob)
     trace = pd.DataFrame({"n_loss": [0, 2], "n_grad": [0, 3], "n_hess": [0, 1]})
