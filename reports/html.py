@@ -77,6 +77,10 @@ DPI = 100
 #: (against cost) instead of a row per problem (steps, cost, seconds).
 MAX_ROWS_OF_CURVES = 3
 
+#: A family with more instances than this (the CUTEst suite's 200+) is summarised in one
+#: table per optimizer, not drawn and ranked instance by instance.
+MAX_INSTANCES_DRAWN = 24
+
 #: The folder of the page's templates (package data: ``templates/*.j2``).
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -446,6 +450,31 @@ def _trajectory_caption(rows: pd.DataFrame) -> str:
     return text
 
 
+def _many_instances(table: pd.DataFrame, target: float) -> list[Block]:
+    """One row per optimizer over all instances of a large family: instances where it
+    reached ``target``, where it ranked first, its median rank, and diverged/error runs."""
+    n = table["problem_label"].nunique()
+    reached = table["success"].map(lambda s: int(str(s).split("/")[0]) > 0 if "/" in str(s) else False)
+    summary = (table.assign(reached=reached, first=table["rank"] == 1)
+               .groupby("optimizer")
+               .agg(reached=("reached", "sum"), first=("first", "sum"), rank=("rank", "median"),
+                    cost=("cost_to_target", "median"), diverged=("diverged", "sum"),
+                    errors=("errors", "sum"))
+               .sort_values(["reached", "rank"], ascending=[False, True]))
+    rows = [[name, f"{int(r['reached'])}/{n}", str(int(r["first"])), f"{r['rank']:g}",
+             _num(r["cost"]), str(int(r["diverged"])), str(int(r["errors"]))]
+            for name, r in summary.iterrows()]
+    header = ["optimizer", f"instances reached {target:g}", "ranked first", "median rank",
+              "median cost to target", "diverged runs", "error runs"]
+    caption = (f"{_plural(n, 'instance')}: too many to draw one by one, so the profiles above "
+               "compare the optimizers and this table sums them up. An instance counts as "
+               f"reached when at least one run's gap fell to {target:g}; ranks are per instance, "
+               "by the median final value over seeds (ties share the better rank); the cost to "
+               "target (gradient-equivalents) is the median over the instances reached. Every "
+               "run's trace is in the results directory (optbench.load).")
+    return [_table(header, rows), _p(caption, cls="meta")]
+
+
 def _ranking(table: pd.DataFrame, target: float) -> list[Block]:
     measure = table["measure"].iloc[0]
     reference = table["reference"].dropna()
@@ -479,6 +508,10 @@ def _family_section(family: str, rows: pd.DataFrame, results: Results, palette: 
     sec.add(_p(f"{_plural(len(problems_), 'problem')}, "
                f"{_plural(rows['optimizer_label'].nunique(), 'optimizer configuration')}, "
                f"{_plural(n_runs, 'run')} with a trace."))
+    if len(problems_) > MAX_INSTANCES_DRAWN:
+        sec.sub(f"family-{index}-summary", "Summary over instances")
+        sec.add(*_many_instances(ranking[ranking["problem_label"].isin(problems_)], target))
+        return sec
     rows_layout = len(problems_) <= MAX_ROWS_OF_CURVES
     xs = ("step", "cost", "time") if rows_layout else "cost"
     sec.sub(f"family-{index}-convergence", "Convergence")

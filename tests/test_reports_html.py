@@ -222,6 +222,28 @@ def test_report_of_many_problems_uses_one_panel_per_problem(tmp_path):
     assert sum(t.startswith("quadratic[dim=5,condition_number=") for t in page.chunks) >= 6
 
 
+def test_a_family_with_very_many_instances_is_summed_up_not_drawn(tmp_path, monkeypatch):
+    """Above MAX_INSTANCES_DRAWN instances (the CUTEst suite has 200+), a family gets one
+    table per optimizer (instances reached, ranked first, median rank), no per-instance
+    curves or rankings; the profiles still compare the optimizers."""
+    import reports.html
+
+    monkeypatch.setattr(reports.html, "MAX_INSTANCES_DRAWN", 3)
+    specs = [RunSpec(problem="quadratic", problem_params={"dim": 5, "condition_number": c},
+                     optimizer=name, optimizer_params=params, seed=0, steps=40, record_every=5)
+             for c in (2.0, 5.0, 10.0, 20.0)
+             for name, params in (("sgd", {"lr": 1e-4}), ("lbfgs", {}))]
+    run_study(specs, tmp_path)
+    page = Page(reports.build_report(tmp_path).read_text())
+    assert "Summary over instances" in page.text
+    assert "one panel per problem" not in page.text
+    assert "family-0-convergence" not in page.ids and "family-0-summary" in page.ids
+    table = page.chunks[page.chunks.index("median cost to target"):]
+    assert table[table.index("lbfgs") + 1] == "4/4"  # lbfgs solves each instance, sgd none
+    assert table[table.index("sgd[lr=0.0001]") + 1] == "0/4"
+    assert "profiles" in page.ids
+
+
 def test_report_says_when_runs_come_from_different_environments(report_results, tmp_path):  # noqa: F811
     target = tmp_path / "mixed"
     target.mkdir()
