@@ -30,9 +30,10 @@ differences of the gradient), and ``f_star``:
   within the time limit, where the loss is unbounded below, or where the problem was
   too slow to check (dims 4000 and 4999, the DMN and DIAMON data fits);
 * ``excluded`` gives the reason a problem fails the derivative check (S2MPJ's Hessians
-  of ECKERLE4LS, GULF, HIMMELBB and HIMMELBF are wrong; HELIX's gradient has a kink at
-  x0, where S2MPJ's ``arctan2`` crosses its branch cut).  Excluded problems are
-  refused by :class:`CUTEst` and left out of :func:`select` unless asked for.
+  of ECKERLE4LS, GULF, HIMMELBB, HIMMELBF and WATSON are wrong, off by 1e-3 to 1 whatever
+  the difference step; HELIX's gradient has a kink at x0, where S2MPJ's ``arctan2``
+  crosses its branch cut).  Excluded problems are refused by :class:`CUTEst` at every
+  size and left out of :func:`select` unless asked for.
 
 :func:`catalogue` lists every unconstrained problem with these columns and
 :func:`select` filters it by dimension and classification, both without loading a

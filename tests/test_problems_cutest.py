@@ -208,7 +208,7 @@ def excluded():
 
 def test_the_known_wrong_derivatives_are_excluded():
     reasons = excluded()
-    for name in ["ECKERLE4LS", "GULF", "HIMMELBB", "HIMMELBF"]:
+    for name in ["ECKERLE4LS", "GULF", "HIMMELBB", "HIMMELBF", "WATSON"]:
         assert reasons[name].startswith("Hessian disagrees with finite differences of the gradient")
     assert reasons["HELIX"].startswith("gradient disagrees")  # a kink of arctan2 at x0
 
@@ -249,7 +249,10 @@ def test_the_table_covers_every_unconstrained_problem():
         if row["f_star"]:
             assert row["method"] and row["check_method"] and row["agree"] in ("true", "false")
             assert float(row["grad_norm"]) >= 0 and np.isfinite(float(row["f_star"]))
-            assert row["agree"] == "true" or row["note"]
+            f_star, check = float(row["f_star"]), float(row["check_f_star"])
+            agree = abs(f_star - check) <= 1e-6 * max(1.0, abs(f_star), abs(check))  # the script's rule
+            assert row["agree"] == str(agree).lower(), name
+            assert agree or row["note"]
     with_f_star = sum(bool(r["f_star"]) for r in rows.values())
     assert with_f_star >= 200, with_f_star
 
