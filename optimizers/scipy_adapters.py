@@ -66,7 +66,7 @@ import numpy as np
 import scipy.optimize
 from scipy.optimize import OptimizeResult
 
-from .validation import check_int, check_real, reject_unknown_hyperparams
+from .validation import check_bool, check_int, check_real, reject_unknown_hyperparams
 
 __all__ = ["BFGS", "LBFGS", "NewtonCG", "ScipySolver", "TrustKrylov", "loss_and_grad_of"]
 
@@ -366,9 +366,7 @@ class TrustKrylov(ScipySolver):
     @reject_unknown_hyperparams
     def __init__(self, *, gtol: float = 1e-8, inexact: bool = True) -> None:
         self.gtol = check_real(self.name, "gtol", gtol, 0.0)
-        if not isinstance(inexact, (bool, np.bool_)):
-            raise ValueError(f"{self.name}: inexact must be true or false, got {inexact!r}")
-        self.inexact = bool(inexact)
+        self.inexact = check_bool(self.name, "inexact", inexact)
         self.hyperparams = {"gtol": self.gtol, "inexact": self.inexact}
 
     def options(self, max_iter: int) -> dict[str, Any]:

@@ -141,7 +141,7 @@ def test_a_problem_without_hvp_is_refused_before_the_first_step():
     ("newton_cg", {"xtol": 0.0}, "xtol must be in"),
     ("newton_cg", {"lr": 1.0}, "lr"),
     ("trust_krylov", {"gtol": -1.0}, "gtol must be in"),
-    ("trust_krylov", {"inexact": "yes"}, "inexact must be true or false"),
+    ("trust_krylov", {"inexact": "yes"}, "inexact must be True or False"),
 ])
 def test_bad_hyperparameters(method, params, message):
     with pytest.raises((ValueError, TypeError), match=message):
