@@ -19,6 +19,7 @@ from typing import NoReturn, Sequence
 import optimizers
 import problems
 
+from .cli_score import add_executor_options, add_score_parser, verify_baselines
 from .progress import Progress
 from .suites import SuiteError, builtin_names, load_suite, validate
 
@@ -332,6 +333,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from .store import environment_key
     from .verify import verify
 
+    if args.baselines:
+        if args.dir is not None:
+            raise UsageError("give either DIR or --baselines, not both")
+        return verify_baselines(args)
+    if args.dir is None:
+        raise UsageError("give a results directory DIR (or --baselines to check the shipped baseline runs)")
     directory = Path(args.dir)
     if not directory.is_dir():
         raise UsageError(f"results directory not found: {directory}")
@@ -513,15 +520,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run seeds of every arm, at least 2 distinct (default 0-7; 0-4 with --quick)")
     p.add_argument("--out", metavar="DIR",
                    help="results directory (default results/claims, as 'run' uses results/SUITE)")
-    p.add_argument("--jobs", type=_jobs, default=1, metavar="N",
-                   help="parallel runs; N > 1 uses a local process pool (default 1)")
-    p.add_argument("--executor", choices=("serial", "process", "dask"), default=None,
-                   help="as for 'run' (default: serial for --jobs 1, process otherwise)")
-    p.add_argument("--scheduler", metavar="ADDRESS",
-                   help="dask scheduler address (tcp://host:8786); implies --executor dask")
-    p.add_argument("--plugin", action="append", default=[], metavar="MODULE",
-                   help="import MODULE first, here and in every worker (it registers claims "
-                   "with optbench.claims.register, or problems and optimizers); repeatable")
+    add_executor_options(p, _jobs, "it registers claims with optbench.claims.register, or problems "
+                         "and optimizers")
     p.add_argument("--report", metavar="FILE", help="also write the HTML report of --out to FILE")
     p.add_argument("--list", action="store_true",
                    help="list the claims (number, key, statement, experiment) and run nothing")
@@ -567,12 +567,18 @@ def build_parser() -> argparse.ArgumentParser:
                        "trace column except time bit for bit. Exit 1 on any mismatch, "
                        "unreadable file, or run made with a --plugin module not given here "
                        "(it is named, and not re-run).")
-    p.add_argument("dir", metavar="DIR", help="results directory")
+    p.add_argument("dir", metavar="DIR", nargs="?", help="results directory")
+    p.add_argument("--baselines", nargs="?", const="all", choices=("all", "external", "self"),
+                   help="instead of DIR: re-run the baseline runs shipped for 'optbench score' "
+                   "(RULESET: external, self or all, the default)")
+    p.add_argument("--jobs", type=_jobs, default=1, metavar="N",
+                   help="with --baselines: parallel runs (default 1)")
     p.add_argument("--sample", type=_jobs, metavar="K", help="check a seeded sample of K runs")
     p.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
     p.add_argument("--plugin", action="append", default=[], metavar="MODULE",
                    help="import MODULE first (it registers user problems or optimizers)")
     p.set_defaults(func=cmd_verify)
+    add_score_parser(sub, _jobs, _key_value)
     return parser
 
 

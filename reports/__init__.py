@@ -1,7 +1,8 @@
 """Reports built from results tables only: figures, summary tables and the HTML report.
 
-The entry point is :func:`build_report`, the self-contained HTML page of a results
-directory.  Every figure function takes the tables of :mod:`optbench.store` and
+The entry points are :func:`build_report`, the self-contained HTML page of a results
+directory, and :func:`write_scorecard`, the page of ``optbench score``.  Every
+figure function takes the tables of :mod:`optbench.store` and
 returns a :class:`matplotlib.figure.Figure` (None when its data is absent); the
 same optimizer label has the same colour in every figure of a report
 (:class:`Palette`).  Nothing here runs an optimizer.
@@ -19,6 +20,7 @@ from .nets import (
 from .profiles import profiles_figure, ranking_table
 from .results import Results, read_results
 from .schedules import schedules_figure
+from .scorecard import write_scorecard
 from .sensitivity import sensitivity_figure, sensitivity_table
 from .style import Palette
 from .summary import format_summary, summary_table
@@ -45,6 +47,7 @@ __all__ = [
     "summary_table",
     "trajectories_figure",
     "trajectory_problems",
+    "write_scorecard",
     "update_ratio_figure",
     "write_report",
 ]

@@ -86,7 +86,7 @@ TEMPLATES = Path(__file__).with_name("templates")
 
 
 @functools.lru_cache(maxsize=1)
-def _templates() -> jinja2.Environment:
+def template_environment() -> jinja2.Environment:
     """The template environment: every ``{{ value }}`` is escaped, a missing one is an error."""
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -742,7 +742,7 @@ def report_html(results: Results, *, title: str, command: str,
     # initial point): one BLAS thread is fastest and leaves the machine to others.
     with threadpool_limits(limits=1, user_api="blas"):
         sections = _sections(results, command, target)
-    return _templates().get_template("report.html.j2").render(
+    return template_environment().get_template("report.html.j2").render(
         title=str(title),
         command=str(command),
         now=datetime.now(timezone.utc).isoformat(timespec="seconds"),
