@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import shlex
 import os
+import shlex
+import signal
 import sys
+import threading
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn, Sequence
+from typing import Iterator, NoReturn, Sequence
 
 
 import optimizers
@@ -23,7 +26,7 @@ from .cli_score import add_executor_options, add_score_parser, verify_baselines
 from .progress import Progress
 from .suites import SuiteError, builtin_names, load_suite, validate
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 
 class UsageError(Exception):
@@ -460,7 +463,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="optbench",
         description="Benchmark optimizers on standard problems, reproducibly.",
-        epilog="Exit codes: 0 ok, 1 a run or check failed, 2 bad usage or input.",
+        epilog="Exit codes: 0 ok, 1 a run or check failed, 2 bad usage or input, 130 interrupted "
+        "(Ctrl-C), 143 terminated (SIGTERM); finished runs are kept either way.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     p = sub.add_parser(
@@ -587,8 +591,30 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     sys.stderr.write(f"optbench: warning: {message}\n")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so that it stops as on Ctrl-C."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+@contextmanager
+def _sigterm_stops() -> Iterator[None]:
+    """SIGTERM raises :class:`Terminated` for the block (in the main thread only;
+    elsewhere signals cannot be handled), then the old handler is restored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    with warnings.catch_warnings():  # restores the warning display when main returns
+    with warnings.catch_warnings(), _sigterm_stops():  # both restored when main returns
         warnings.showwarning = _show_warning
         return _main(argv)
 
@@ -628,9 +654,10 @@ def _main(argv: Sequence[str] | None) -> int:
     except ImportError as err:  # a --plugin module that cannot be imported
         sys.stderr.write(f"optbench: error: {err}\n")
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        sys.stderr.write("\noptbench: interrupted; finished runs are stored, run again to resume\n")
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as stop:
+        how = "terminated" if isinstance(stop, Terminated) else "interrupted"
+        sys.stderr.write(f"\noptbench: {how}; finished runs are stored, run again to resume\n")
+        return EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -31,6 +31,7 @@ import os
 import sys
 import tempfile
 import traceback
+import warnings
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -45,6 +46,7 @@ import pandas as pd
 from .build import execute
 from .code_identity import fingerprint, stale_because
 from .environment import environment
+from .parent_watch import exit_with
 from .plugins import import_plugins, provenance
 from .progress import Progress, ProgressReporter
 from .runner import TRACE_COLUMNS
@@ -309,15 +311,19 @@ def pool_context(plugins: Iterable[str] = (), preload: Iterable[str] = FORKSERVE
     return multiprocessing.get_context("spawn")
 
 
-def start_worker(plugins: tuple[str, ...]) -> None:
-    """A pool worker's initializer: one BLAS/OpenMP thread for the worker's whole life
-    (``threadpoolctl``, once), then the user's plugins.
+def start_worker(plugins: tuple[str, ...], study_pid: int | None = None) -> None:
+    """A pool worker's initializer: end with the study's process ``study_pid``
+    (:func:`optbench.parent_watch.exit_with`: a killed study leaves no worker behind),
+    one BLAS/OpenMP thread for the worker's whole life (``threadpoolctl``, once), then
+    the user's plugins.
 
     A plugin that fails to import is not fatal here: :func:`compute` imports it again
     and stores the error with each run, as in a serial study.
     """
     from threadpoolctl import threadpool_limits
 
+    if study_pid is not None:
+        exit_with(study_pid)
     threadpool_limits(limits=1)
     try:
         import_plugins(plugins)
@@ -356,7 +362,19 @@ def _run_pool(todo: list[RunSpec], jobs: int, finish: Callable[[RunSpec, tuple],
 
 def _new_pool(workers: int, context: BaseContext, plugins: tuple[str, ...]) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=start_worker,
-                               initargs=(plugins,))
+                               initargs=(plugins, os.getpid()))
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Terminate the pool's workers now (the study is being interrupted or failed):
+    their runs in progress are lost, not stored, and are made again on resume."""
+    terminate = getattr(pool, "terminate_workers", None)  # Python >= 3.14
+    if terminate is not None:
+        terminate()
+        return
+    for process in list(getattr(pool, "_processes", {}).values()):
+        if process.is_alive():
+            process.terminate()
 
 
 def _pool_round(specs: list[RunSpec], jobs: int, context: BaseContext,
@@ -383,6 +401,7 @@ def _pool_round(specs: list[RunSpec], jobs: int, context: BaseContext,
         except BaseException:
             for future in futures:
                 future.cancel()
+            _stop_workers(pool)
             raise
     return [specs[i] for i in sorted(lost)]
 
@@ -394,6 +413,21 @@ def _run_alone(spec: RunSpec, context: BaseContext, plugins: tuple[str, ...]) ->
             return alone.submit(compute, spec.to_dict(), plugins).result()
         except Exception as exc:  # it dies on its own too: this run kills workers
             return _worker_died(exc)
+
+
+class JobsCappedWarning(UserWarning):
+    """More local workers were asked for than the machine or the study can use."""
+
+
+def local_workers(jobs: int, runs: int) -> int:
+    """The workers of a local cluster: ``jobs``, but no more than the runs to make or
+    the machine's cores (a warning says so when that is fewer than asked)."""
+    cores = os.cpu_count() or 1
+    workers = max(1, min(jobs, runs, cores))
+    if workers < jobs:
+        why = "the runs to make" if workers == runs and runs < cores else "this machine's cores"
+        warnings.warn(f"--jobs {jobs} capped at {workers} workers ({why})", JobsCappedWarning, stacklevel=2)
+    return workers
 
 
 def _run_dask(todo: list[RunSpec], jobs: int, scheduler: str | None,
@@ -417,8 +451,8 @@ def _run_dask(todo: list[RunSpec], jobs: int, scheduler: str | None,
         start_method = dask.config.set({"distributed.worker.multiprocessing-method": method})
     with start_method:  # for the whole study: the nannies read it when they restart a worker
         if scheduler is None:
-            cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
+            cluster = LocalCluster(n_workers=local_workers(jobs, len(todo)), threads_per_worker=1,
+                                   processes=True, dashboard_address=None)
             client = Client(cluster)
         else:
             client = Client(scheduler, timeout="30s")
