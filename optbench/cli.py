@@ -22,7 +22,7 @@ from typing import Iterator, NoReturn, Sequence
 import optimizers
 import problems
 
-from .cli_score import add_executor_options, add_score_parser, verify_baselines
+from .cli_score import add_executor_options, add_score_parser, path_text, verify_baselines
 from .progress import Progress
 from .suites import SuiteError, builtin_names, load_suite, validate
 
@@ -440,7 +440,8 @@ def _run_options(p: argparse.ArgumentParser) -> None:
                    help="a TOML suite file or a built-in suite "
                    f"({', '.join(builtin_names())}); default quick. The lecture's claims are "
                    "not a suite: 'optbench claims' runs them")
-    p.add_argument("--out", metavar="DIR", help="results directory (default results/SUITE_NAME)")
+    p.add_argument("--out", type=path_text, metavar="DIR",
+                   help="results directory (default results/SUITE_NAME)")
     p.add_argument("--jobs", type=_jobs, default=1, metavar="N",
                    help="parallel runs; N > 1 uses a local process pool (default 1)")
     p.add_argument("--executor", choices=("serial", "process", "dask"), default=None,
@@ -522,7 +523,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run (or --list) only these claims; repeatable")
     p.add_argument("--seeds", nargs="+", type=int, metavar="SEED",
                    help="run seeds of every arm, at least 2 distinct (default 0-7; 0-4 with --quick)")
-    p.add_argument("--out", metavar="DIR",
+    p.add_argument("--out", type=path_text, metavar="DIR",
                    help="results directory (default results/claims, as 'run' uses results/SUITE)")
     add_executor_options(p, _jobs, "it registers claims with optbench.claims.register, or problems "
                          "and optimizers")
@@ -533,7 +534,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_claims)
     p = sub.add_parser("report", help="write the HTML report of a results directory")
     p.add_argument("dir", metavar="DIR", help="results directory")
-    p.add_argument("--out", metavar="FILE", help="output file (default DIR/report.html)")
+    p.add_argument("--out", type=path_text, metavar="FILE", help="output file (default DIR/report.html)")
     p.add_argument("--plugin", action="append", default=[], metavar="MODULE",
                    help="import MODULE first (user claims registered there draw their figures)")
     p.set_defaults(func=cmd_report)
@@ -563,7 +564,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cycles", type=_positive(int), default=5,
                    help="warm-restart cycles and snapshots (default 5; divides --steps)")
     p.add_argument("--average", type=float, default=0.995, help="Polyak decay (default 0.995)")
-    p.add_argument("--out", metavar="DIR", default="results/ensembles",
+    p.add_argument("--out", type=path_text, metavar="DIR", default="results/ensembles",
                    help="results directory (default results/ensembles)")
     p.set_defaults(func=cmd_ensemble)
     p = sub.add_parser("verify", help="re-run stored runs and compare their traces bit for bit",

@@ -42,6 +42,14 @@ def _space_file(path: str) -> dict[str, Any]:
         raise ValueError(f"--space {path}: {err}") from None
 
 
+def path_text(text: str) -> str:
+    """An ``--out`` value: any path but an empty one (which would silently mean the
+    default)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must be a path, got an empty string")
+    return text
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]+", "_", text).strip("_.") or "submission"
 
@@ -159,7 +167,8 @@ def add_score_parser(sub: Any, jobs: Callable[[str], int], key_value: Callable[[
     p.add_argument("--rerun-baselines", action="store_true",
                    help="run the baselines here instead of using the shipped runs (needed for a "
                    "seconds axis measured on this machine, another seed, or more trials or studies)")
-    p.add_argument("--out", metavar="DIR", help="output directory (default results/score/OPTIMIZER)")
+    p.add_argument("--out", type=path_text, metavar="DIR",
+                   help="output directory (default results/score/OPTIMIZER)")
     add_executor_options(p, jobs, "it registers optimizers")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=cmd_score)

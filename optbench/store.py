@@ -15,11 +15,13 @@ whole run or nothing (a stray ``.tmp`` file at worst, ignored and cleaned up).
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import math
 import os
 import secrets
 import tempfile
+import time
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -40,6 +42,35 @@ def run_path(results_dir: str | os.PathLike, run_id: str) -> Path:
     return Path(results_dir) / f"{run_id}{SUFFIX}"
 
 
+#: A temporary file of :func:`replace_atomically` older than this (seconds) was left by
+#: a writer that was killed: the next write of the same file removes it.
+LEFTOVER_AGE = 60.0
+
+
+def remove_leftovers(path: str | os.PathLike, older_than: float = LEFTOVER_AGE) -> int:
+    """Delete the temporaries ``.NAME.<12 hex>.tmp`` of ``path`` that a killed writer
+    left (older than ``older_than`` seconds: a live writer's is seconds old at most);
+    returns how many."""
+    path = Path(path)
+    removed = 0
+    now = time.time()
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        middle = tmp.name[len(path.name) + 2:-4]
+        if len(middle) != 12 or any(c not in "0123456789abcdef" for c in middle):
+            continue
+        with contextlib.suppress(OSError):
+            if now - tmp.stat().st_mtime > older_than:
+                tmp.unlink()
+                removed += 1
+    return removed
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def replace_atomically(path: str | os.PathLike, write: Callable[[Path], Any]) -> Path:
     """``write(tmp)`` to a new file beside ``path``, then rename it over ``path``; returns ``path``.
 
@@ -51,6 +82,7 @@ def replace_atomically(path: str | os.PathLike, write: Callable[[Path], Any]) ->
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(path)
     tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
     try:
         write(tmp)
@@ -87,6 +119,7 @@ def write_run(
     final = run_path(directory, spec.run_id())
     fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=".tmp", dir=directory)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's files are private; results follow the umask
         with os.fdopen(fd, "wb") as handle:
             pq.write_table(table, handle)
             handle.flush()

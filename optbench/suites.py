@@ -276,6 +276,14 @@ def _int_setting(source: str, data: dict[str, Any], key: str, minimum: int) -> i
     return value
 
 
+def _check_name(source: str, name: str) -> None:
+    """A suite's name names the results folder ``results/NAME``: it is a name, never a
+    path (no separator, no ``..``), so a suite cannot write outside ``results/``."""
+    if not name.strip() or name in (".", "..") or any(c in name for c in "/\\:\0"):
+        raise SuiteError(f"{source}: name must be a plain name (no /, \\, :, and not . or ..; it names "
+                         f"the folder results/NAME), got {name!r}")
+
+
 def parse_suite(data: dict[str, Any], *, source: str = "<suite>", default_name: str = "suite") -> Suite:
     """Validate the keys of parsed TOML data and expand it into RunSpecs."""
     for key in data:
@@ -306,6 +314,7 @@ def parse_suite(data: dict[str, Any], *, source: str = "<suite>", default_name: 
     for key in ("name", "description"):
         if key in data and not isinstance(data[key], str):
             raise SuiteError(f"{source}: {key} must be text, got {data[key]!r}")
+    _check_name(source, data.get("name", default_name))
 
     problem_configs = _configs(source, "problems", data.get("problems"))
     optimizer_configs = _configs(source, "optimizers", data.get("optimizers"))

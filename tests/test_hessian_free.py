@@ -54,7 +54,10 @@ def test_hvp_equals_the_hessian_and_finite_differences(name, params):
 @pytest.mark.parametrize("method", ["newton_cg", "trust_krylov"])
 @pytest.mark.parametrize(("name", "params"), [
     ("quadratic", {"dim": 20, "condition_number": 1e3}),
-    ("logistic", {"n_samples": 120, "n_features": 6}),
+    # reg 0.01: with the default 1e-3 this problem ends in trust-krylov's "bad
+    # approximation" stop, where scipy's own iterates (trlib) differ from process to
+    # process (8, 9 or 200 iterations), so no comparison could hold there
+    ("logistic", {"n_samples": 120, "n_features": 6, "reg": 0.01}),
     ("rosenbrock", {"dim": 6}),
 ])
 def test_same_iterates_as_scipy_itself(method, name, params):
