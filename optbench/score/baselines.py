@@ -34,7 +34,7 @@ from ..study import run_study
 from .protocol import PROTOCOL
 from .time_to_target import TRIMMED, run_hit, trim
 from .trials import PlannedRun
-from .workloads import Workload
+from .workloads import Workload, workload
 
 #: The bundle's metadata key.
 META_KEY = b"optbench-score"
@@ -148,9 +148,7 @@ def verify_bundle(bundle: Bundle, *, jobs: int = 1, executor: str = "serial",
     with result ``match`` or ``mismatch`` (``step``, ``cost``, ``value``, bit for bit)."""
     specs = [RunSpec.from_dict(s) for s in bundle.runs["spec"]]
     by_run = dict(tuple(bundle.traces.groupby("run_id", sort=False)))
-    metric = {row.run_id: row.workload for row in bundle.runs.itertuples(index=False)}
-    from .workloads import workload as find
-
+    workload_of = {row.run_id: row.workload for row in bundle.runs.itertuples(index=False)}
     rows = []
     with tempfile.TemporaryDirectory(prefix="optbench-verify-") as tmp:
         run_study(specs, tmp, jobs=jobs, executor=executor, progress=progress)
@@ -158,7 +156,7 @@ def verify_bundle(bundle: Bundle, *, jobs: int = 1, executor: str = "serial",
             rid = spec.run_id()
             detail = "" if rid == run.run_id else f"the spec hashes to {rid}, not {run.run_id}"
             trace, record = read_run(run_path(tmp, rid))
-            fresh = trim(trace, record.get("cost_model"), find(metric[run.run_id]).metric)
+            fresh = trim(trace, record.get("cost_model"), workload(workload_of[run.run_id]).metric)
             stored = by_run.get(run.run_id, pd.DataFrame(columns=list(TRIMMED)))
             detail = detail or _difference(stored.reset_index(drop=True), fresh, record["status"], run.status)
             rows.append({"run_id": run.run_id, "method": run.method, "workload": run.workload,

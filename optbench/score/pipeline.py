@@ -104,7 +104,7 @@ def _run(planned: list[PlannedRun], out: Path, workloads: Sequence[Workload], ru
     return bundles.hits_table(runs, by_run, workloads, ruleset)
 
 
-def _baseline_hits(workloads: Sequence[Workload], level: str, ruleset: str, trials: int, studies: int,
+def _baseline_hits(workloads: Sequence[Workload], ruleset: str, trials: int, studies: int,
                    seed: int, rerun: bool, out: Path, run_options: Mapping[str, Any]
                    ) -> tuple[pd.DataFrame, dict[str, Any]]:
     planned = [p for m in baseline_methods()
@@ -200,7 +200,7 @@ def score(optimizer: str, *, fixed: Mapping[str, Any] | None = None,
     options = {"jobs": jobs, "executor": executor, "scheduler": scheduler, "plugins": tuple(plugins),
                "progress": progress}
     mine = plan(method, wl, ruleset=ruleset, trials=trials, studies=studies, seed=seed)
-    base, base_env = _baseline_hits(wl, level, ruleset, trials, studies, seed, rerun_baselines, out, options)
+    base, base_env = _baseline_hits(wl, ruleset, trials, studies, seed, rerun_baselines, out, options)
     hits = _run(mine, out / "runs", wl, ruleset, options, "submission")
     hits = pd.concat([hits, base], ignore_index=True)
     result = _assemble(method, hits, wl, level, ruleset, trials, studies, seed, rerun_baselines, base_env)
