@@ -7,6 +7,7 @@ line on stderr, no traceback); 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import errno
 import inspect
 import os
 import shlex
@@ -24,9 +25,13 @@ import problems
 
 from .cli_score import add_executor_options, add_score_parser, path_text, verify_baselines
 from .progress import Progress
-from .suites import SuiteError, builtin_names, load_suite, validate
+from .suites import MAX_RUNS, SuiteError, builtin_names, load_suite, validate
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STORAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 3, 130, 143
+
+#: Errors of a disk that cannot take more (full, over quota, failing): exit EXIT_STORAGE, not
+#: EXIT_USAGE, since the input was fine and a rerun with room resumes.
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG})
 
 
 class UsageError(Exception):
@@ -147,7 +152,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.suite == "claims" and not Path(args.suite).is_file():
         raise UsageError("'claims' is not a suite: run the lecture's claims with 'optbench claims' "
                          "(see 'optbench claims --help')")
-    suite = load_suite(args.suite)
+    suite = load_suite(args.suite, max_runs=args.max_runs)
     validate(suite)
     out = Path(args.out) if args.out else Path("results") / suite.name
     for note in suite.skipped:
@@ -451,6 +456,9 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="dask scheduler address (tcp://host:8786); implies --executor dask")
     p.add_argument("--no-report", action="store_true", help="do not write report.html")
+    p.add_argument("--max-runs", type=_jobs, default=MAX_RUNS, metavar="N",
+                   help=f"refuse a suite of more than N runs (its grids are counted, never expanded, "
+                   f"before anything runs; also the bound of [tune] budget); default {MAX_RUNS}")
     p.add_argument("--plugin", action="append", default=[], metavar="MODULE",
                    help="import MODULE in every process first (it registers user problems "
                    "or optimizers; found in the working directory first, as python -m does); "
@@ -649,7 +657,15 @@ def _main(argv: Sequence[str] | None) -> int:
     except BrokenPipeError:  # `optbench list cutest | head`: the reader has enough
         _quiet_stdout()
         return 0
-    except (SuiteError, ValueError, OSError) as err:  # FileNotFoundError is an OSError
+    except OSError as err:
+        if err.errno not in STORAGE_ERRNOS:
+            sys.stderr.write(f"optbench: error: {err}\n")
+            return EXIT_USAGE
+        # a full disk is not bad input: what was stored is whole and kept
+        sys.stderr.write(f"\noptbench: error: {err}; what was stored is kept, make room and run again "
+                         "to resume\n")
+        return EXIT_STORAGE
+    except (SuiteError, ValueError) as err:
         sys.stderr.write(f"optbench: error: {err}\n")
         return EXIT_USAGE
     except ImportError as err:  # a --plugin module that cannot be imported

@@ -21,7 +21,10 @@ import hashlib
 import importlib
 import importlib.metadata
 import os
+import re
 import sys
+import traceback
+from pathlib import Path
 from typing import Any, Iterable
 
 
@@ -36,29 +39,66 @@ def _working_directory_on_path() -> None:
         sys.path.insert(0, here)
 
 
+#: What ``--plugin`` takes: a dotted module name, as ``python -m`` takes (never a path).
+MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def check_plugin_name(name: str) -> None:
+    """PluginError unless ``name`` is a dotted module name (``lion_opt``, ``mypkg.lion``):
+    a path (``../x``, ``lion_opt.py``) or a relative name (``..x``) is refused."""
+    if isinstance(name, str) and MODULE_NAME.fullmatch(name) and not name.endswith(".py"):
+        return
+    hint = ""
+    if isinstance(name, str) and name.endswith(".py") and MODULE_NAME.fullmatch(Path(name).stem):
+        hint = f" (for the file {name}, give --plugin {Path(name).stem} from its folder)"
+    raise PluginError(f"plugin must be a module name such as lion_opt or mypkg.lion (found as "
+                      f"python -m finds modules, never a path), got {name!r}{hint}")
+
+
+def _where(err: BaseException, name: str) -> str:
+    """`` (FILE, line N)`` of the plugin's own frame that raised ``err``, or ""."""
+    if isinstance(err, SyntaxError) and err.filename:
+        return f" ({err.filename}, line {err.lineno})"
+    frames = traceback.extract_tb(err.__traceback__)
+    own = [f for f in frames if "importlib" not in f.filename and "<frozen" not in f.filename]
+    return f" ({own[-1].filename}, line {own[-1].lineno})" if own else ""
+
+
+def _import_one(name: str) -> None:
+    try:
+        importlib.import_module(name)
+    except ModuleNotFoundError as err:
+        if err.name is not None and name.split(".")[0] != err.name.split(".")[0]:
+            raise PluginError(f"plugin {name!r} failed while importing: ModuleNotFoundError: "
+                              f"{err}{_where(err, name)}") from None
+        raise PluginError(
+            f"plugin {name!r} cannot be imported: No module named {err.name!r} (looked in the "
+            f"working directory, {os.getcwd()}, and on sys.path)"
+        ) from None
+    except Exception as err:  # the plugin's own code raised, or is not valid Python
+        message = err.msg if isinstance(err, SyntaxError) else str(err)
+        text = " ".join(str(message).split()) or "no message"
+        raise PluginError(f"plugin {name!r} failed while importing: {type(err).__name__}: "
+                          f"{text}{_where(err, name)}") from None
+
+
 def import_plugins(plugins: Iterable[str]) -> None:
     """Import the modules a user named explicitly (``--plugin``), so that the problems,
     optimizers and claims they register exist in this process.
 
-    PluginError (an ImportError) naming the module, the reason and where it was
-    looked for, when one cannot be imported; an error raised while it runs is
-    passed on as it is."""
+    PluginError (an ImportError), in one line, when a name is not a module name (a
+    path is refused before anything is imported), when a module cannot be found
+    (naming where it was looked for), or when importing it raised (naming the error
+    and the plugin's file and line, SyntaxError included)."""
     plugins = list(plugins)
     if not plugins:
         return
+    for name in plugins:
+        check_plugin_name(name)
     _working_directory_on_path()
     for name in plugins:
-        if name in sys.modules:
-            continue
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name is not None and name.split(".")[0] != err.name.split(".")[0]:
-                raise  # the plugin itself was found; something it imports was not
-            raise PluginError(
-                f"plugin {name!r} cannot be imported: No module named {err.name!r} (looked in the "
-                f"working directory, {os.getcwd()}, and on sys.path)"
-            ) from None
+        if name not in sys.modules:
+            _import_one(name)
 
 
 def _version(module: Any) -> str | None:

@@ -22,6 +22,25 @@ same table with ``problem = [...]`` written out; the selection is made when the 
 is read, so a new version of the collection can select other problems.  ``select``
 together with a key it sets (``problem``), an unknown filter, a bad filter value or a
 filter that selects nothing are errors.
+
+Limits.  Bad input is refused with one :class:`SuiteError` naming the file, the
+table and the key, before anything is expanded or run:
+
+- a suite file is at most :data:`MAX_SUITE_BYTES` (512 KiB, checked with the file's
+  size before it is read, so that Python's TOML parser never takes more than about
+  half a second), UTF-8 text, and nested no deeper than that parser can recurse
+  (about 490 levels of ``[...]``, 330 of ``{a = ...}``);
+- a study is at most ``max_runs`` runs (:data:`MAX_RUNS`; the command line's
+  ``--max-runs N`` raises it), counted before any grid is expanded: a table makes
+  the product of its lists' lengths (after ``select`` is substituted), the study
+  the sum over problem x optimizer configurations that apply (an optimizer table's
+  ``problems`` restriction respected) times the seeds.  Each table alone, and the
+  tables of each kind together, must also make at most ``max_runs``
+  configurations, and so must a [tune] ``budget``;
+- ``steps`` and ``record_every`` are integers from 1 to :data:`MAX_STEPS`, and
+  ``points_per_decade`` at most :data:`MAX_POINTS_PER_DECADE`;
+- every number in a table (lists and inline tables included) and every run option
+  is finite: no ``nan``, ``inf``, nor an integer beyond the float range.
 """
 
 from __future__ import annotations
@@ -30,7 +49,9 @@ import difflib
 import inspect
 import itertools
 import json
+import math
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +80,30 @@ TOP_LEVEL_KEYS = {
     "tune": "[tune] table: search each optimizer's hyper-parameters before the runs that count",
     **{key: f"run option (default {value!r})" for key, value in RUN_OPTIONS.items()},
 }
+
+#: The most runs a study may make (and configurations a table, and runs a [tune]
+#: budget) unless the caller raises it: ``load_suite(..., max_runs=N)``, ``--max-runs N``.
+MAX_RUNS = 100_000
+
+#: The largest suite file read, in bytes: 512 KiB, a hundred times the built-in suites
+#: (about 4 KB), and a few hundred thousand values.  Python's TOML parser is slowest on
+#: one long list of small integers: 0.5 s for 512 KiB, 1 s for 1 MiB, 2.6 s for 2 MiB
+#: (3.11, one core); a larger file is refused before it is read.
+MAX_SUITE_BYTES = 512 * 2**10
+
+#: The largest ``steps`` and ``record_every``: a run of 1e9 steps takes a quarter of an
+#: hour even at a microsecond a step (and its trace, recorded every step, 1e9 rows);
+#: anything larger is a slip of the keyboard.
+MAX_STEPS = 10**9
+
+#: The largest ``points_per_decade`` (``record = "log"``): from 10_000 on, every step
+#: below 4_000 is recorded anyway, and choosing the recorded steps costs
+#: ``points_per_decade * log10(steps)`` loop turns per run.
+MAX_POINTS_PER_DECADE = 10_000
+
+#: How a refusal for size ends: what the user can do.
+_RAISE_LIMIT = ("; shorten the lists (every list in a table is a grid axis) or raise the limit "
+                "with --max-runs N")
 
 #: Where the built-in suites (package data) live.
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin_suites"
@@ -112,25 +157,56 @@ def _nearest(word: str, choices: list[str]) -> str:
     return f"; did you mean {near[0]!r}?" if near else ""
 
 
-def load_suite(name_or_path: str | Path) -> Suite:
-    """Read a suite from a TOML file or by built-in name, and expand it."""
+def load_suite(name_or_path: str | Path, *, max_runs: int = MAX_RUNS) -> Suite:
+    """Read a suite from a TOML file or by built-in name, and expand it.
+
+    ``max_runs`` bounds the study (see the module docstring: Limits); the file must be
+    at most :data:`MAX_SUITE_BYTES` of UTF-8 TOML.
+    """
     path = Path(name_or_path)
     if path.is_file():
-        text, source = path.read_text(encoding="utf-8"), str(path)
+        source, default_name = str(path), path.stem
     elif str(name_or_path) in builtin_names():
-        res = BUILTIN_DIR / f"{name_or_path}.toml"
-        text, source = res.read_text(encoding="utf-8"), f"built-in suite {name_or_path!r}"
+        path = BUILTIN_DIR / f"{name_or_path}.toml"
+        source, default_name = f"built-in suite {name_or_path!r}", str(name_or_path)
     else:
         raise SuiteError(
             f"no suite file or built-in suite named {str(name_or_path)!r} "
             f"(built-in: {', '.join(builtin_names())})"
         )
+    data = _read_toml(path, source)
+    return parse_suite(data, source=source, default_name=default_name, max_runs=max_runs)
+
+
+def _read_toml(path: Path, source: str) -> dict[str, Any]:
+    """The parsed TOML of ``path``; SuiteError for a file too large (checked with its
+    size, before reading), not UTF-8, malformed, or nested too deep for tomllib."""
+    size = path.stat().st_size
+    if size > MAX_SUITE_BYTES:
+        raise SuiteError(
+            f"{source}: a suite file must be at most {MAX_SUITE_BYTES} bytes "
+            f"({MAX_SUITE_BYTES / 2**20:g} MiB: Python's TOML parser reads about a MiB a second), "
+            f"this one has {size} bytes"
+        )
+    raw = path.read_bytes()
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        column = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
+        raise SuiteError(
+            f"{source}: not UTF-8 text: byte 0x{raw[err.start]:02x} at line {line}, column "
+            f"{column} ({err.reason}); save the file as UTF-8"
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except RecursionError:
+        raise SuiteError(
+            f"{source}: malformed TOML: nested deeper than Python's parser can read (its "
+            f"recursion limit, {sys.getrecursionlimit()}, allows a few hundred levels of [ ] or {{ }})"
+        ) from None
+    except ValueError as err:  # TOMLDecodeError, or an integer of more than 4300 digits
         raise SuiteError(f"{source}: malformed TOML: {err}") from None
-    default_name = path.stem if path.is_file() else str(name_or_path)
-    return parse_suite(data, source=source, default_name=default_name)
 
 
 def _accepted_params(factory: Any) -> list[str] | None:
@@ -170,16 +246,45 @@ def validate_params(kind: str, name: str, params: dict[str, Any]) -> None:
             )
 
 
-def _expand_table(where: str, table: dict[str, Any]) -> list[dict[str, Any]]:
-    axes = []
-    for key, value in table.items():
-        if isinstance(value, list):
-            if not value:
-                raise SuiteError(f"{where}: {key} is an empty list (an empty grid runs nothing)")
-            axes.append([(key, v) for v in value])
-        else:
-            axes.append([(key, value)])
+def _grid_size(where: str, params: dict[str, Any]) -> int:
+    """How many configurations a table's lists make (the product of their lengths),
+    counted without expanding them; an empty list is an error (it runs nothing)."""
+    for key, value in params.items():
+        if isinstance(value, list) and not value:
+            raise SuiteError(f"{where}: {key} is an empty list (an empty grid runs nothing)")
+    return math.prod(len(v) for v in params.values() if isinstance(v, list))
+
+
+def _expand_table(params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The cartesian product of a table's lists (each other value an axis of one)."""
+    axes = [[(key, v) for v in value] if isinstance(value, list) else [(key, value)]
+            for key, value in params.items()]
     return [dict(combo) for combo in itertools.product(*axes)]
+
+
+def _number_problem(value: Any) -> str | None:
+    """Why a number in a suite cannot be used (nan, inf, an integer beyond the float
+    range), else None; lists and inline tables are searched all the way down."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, float) and not math.isfinite(item):
+            return f"got {item!r}"
+        elif isinstance(item, int) and abs(item) > sys.float_info.max:
+            return f"got an integer too large for a float (about 10^{int(item.bit_length() * 0.30103)})"
+    return None
+
+
+def _check_finite(where: str, params: dict[str, Any]) -> None:
+    """SuiteError naming the key of the first non-finite number in ``params``."""
+    for key, value in params.items():
+        why = _number_problem(value)
+        if why is not None:
+            raise SuiteError(f"{where}: {key} must be a finite number, {why}")
 
 
 def _only_on(where: str, value: Any) -> frozenset[str]:
@@ -229,69 +334,113 @@ def _selected(where: str, name: str, table: dict[str, Any]) -> dict[str, Any]:
     return expanded
 
 
-def _configs(
-    source: str, kind: str, tables: Any
-) -> list[tuple[str, dict[str, Any], frozenset[str] | None]]:
-    """``(name, params, only_on)`` per configuration of the ``[[kind]]`` tables.
+@dataclass
+class _Table:
+    """One ``[[problems]]`` or ``[[optimizers]]`` table: checked and counted, not expanded.
 
-    ``only_on`` is the set of problem families an optimizer table is restricted to
-    by its ``problems`` key (not a grid, not an optimizer parameter), else None.
+    ``params`` has ``select`` substituted and no ``name`` or ``problems`` key;
+    ``only_on`` is the set of problem families an optimizer table is restricted to by
+    its ``problems`` key (not a grid, not an optimizer parameter), else None;
+    ``size`` is the number of configurations its lists make.
     """
+
+    where: str
+    name: str
+    params: dict[str, Any]
+    only_on: frozenset[str] | None
+    size: int
+
+
+def _table(where: str, kind: str, table: Any) -> _Table:
+    """One table of ``kind`` checked: its name, keys and numbers, and counted."""
     registry = problems if kind == "problems" else optimizers
+    if not isinstance(table, dict):
+        raise SuiteError(f"{where}: must be a table, got {table!r}")
+    table = dict(table)
+    name = table.pop("name", None)
+    if not isinstance(name, str):
+        raise SuiteError(f"{where}: needs name = one of {', '.join(registry.names())}")
+    where = f"{where} ({name})"
+    only_on = None
+    if kind == "optimizers" and "problems" in table:
+        only_on = _only_on(where, table.pop("problems"))
+    if kind == "problems" and "select" in table:
+        table = _selected(where, name, table)
+    try:
+        validate_params(kind, name, table)
+    except SuiteError as err:
+        raise SuiteError(f"{where}: {err}") from None
+    _check_finite(where, table)
+    return _Table(where, name, table, only_on, _grid_size(where, table))
+
+
+def _tables(source: str, kind: str, tables: Any, max_runs: int) -> list[_Table]:
+    """The ``[[kind]]`` tables checked and counted; SuiteError if one table, or all of
+    them together, make more than ``max_runs`` configurations."""
     if not isinstance(tables, list) or not tables:
         raise SuiteError(f"{source}: needs at least one [[{kind}]] table")
+    out: list[_Table] = []
+    total = 0
+    for i, table in enumerate(tables):
+        t = _table(f"{source}: {kind}[{i}]", kind, table)
+        if t.size > max_runs:
+            axes = " x ".join(f"{k} ({len(v)} values)" for k, v in t.params.items()
+                              if isinstance(v, list))
+            raise SuiteError(f"{t.where}: its lists make {t.size} configurations ({axes}), "
+                             f"more than the limit of {max_runs} runs{_RAISE_LIMIT}")
+        out.append(t)
+        total += t.size
+        if total > max_runs:
+            raise SuiteError(f"{source}: the [[{kind}]] tables make {total} configurations "
+                             f"together, more than the limit of {max_runs} runs{_RAISE_LIMIT}")
+    return out
+
+
+def _check_run_count(source: str, problem_tables: list[_Table], optimizer_tables: list[_Table],
+                     n_seeds: int, max_runs: int) -> None:
+    """SuiteError if the study makes more than ``max_runs`` runs, counted from the
+    tables' sizes (problem x optimizer configurations that apply, times the seeds)."""
+    per_family: dict[str, int] = {}
+    for t in problem_tables:
+        per_family[t.name] = per_family.get(t.name, 0) + t.size
+    pairs = sum(
+        o.size * sum(n for name, n in per_family.items() if o.only_on is None or name in o.only_on)
+        for o in optimizer_tables
+    )
+    if pairs * n_seeds > max_runs:
+        raise SuiteError(
+            f"{source}: the suite makes {pairs * n_seeds} runs ({pairs} problem x optimizer "
+            f"configurations x {n_seeds} seeds), more than the limit of {max_runs} runs{_RAISE_LIMIT}"
+        )
+
+
+def _configs(tables: list[_Table]) -> list[tuple[str, dict[str, Any], frozenset[str] | None]]:
+    """``(name, params, only_on)`` per configuration of the tables, expanded (their
+    sizes were checked); SuiteError for a configuration given twice."""
     configs: list[tuple[str, dict[str, Any], frozenset[str] | None]] = []
     seen: dict[str, str] = {}
-    for i, table in enumerate(tables):
-        where = f"{source}: {kind}[{i}]"
-        if not isinstance(table, dict):
-            raise SuiteError(f"{where}: must be a table, got {table!r}")
-        table = dict(table)
-        name = table.pop("name", None)
-        if not isinstance(name, str):
-            raise SuiteError(f"{where}: needs name = one of {', '.join(registry.names())}")
-        where = f"{where} ({name})"
-        only_on = None
-        if kind == "optimizers" and "problems" in table:
-            only_on = _only_on(where, table.pop("problems"))
-        if kind == "problems" and "select" in table:
-            table = _selected(where, name, table)
-        try:
-            validate_params(kind, name, table)
-        except SuiteError as err:
-            raise SuiteError(f"{where}: {err}") from None
-        for params in _expand_table(where, table):
-            ident = _key(name, params)
+    for t in tables:
+        for params in _expand_table(t.params):
+            ident = _key(t.name, params)
             if ident in seen:
-                raise SuiteError(f"{where}: duplicates a configuration of {seen[ident]}")
-            seen[ident] = where
-            configs.append((name, params, only_on))
+                raise SuiteError(f"{t.where}: duplicates a configuration of {seen[ident]}")
+            seen[ident] = t.where
+            configs.append((t.name, params, t.only_on))
     return configs
 
 
-def _int_setting(source: str, data: dict[str, Any], key: str, minimum: int) -> int:
+def _int_setting(source: str, data: dict[str, Any], key: str, minimum: int, maximum: int) -> int:
+    """The integer top-level setting ``key`` (default :data:`DEFAULTS`), checked to lie
+    in ``[minimum, maximum]``."""
     value = data.get(key, DEFAULTS[key])
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise SuiteError(f"{source}: {key} must be an integer >= {minimum}, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise SuiteError(
+            f"{source}: {key} must be an integer >= {minimum} and <= {maximum}, got {value!r}")
     return value
 
 
-def _check_name(source: str, name: str) -> None:
-    """A suite's name names the results folder ``results/NAME``: it is a name, never a
-    path (no separator, no ``..``), so a suite cannot write outside ``results/``."""
-    if not name.strip() or name in (".", "..") or any(c in name for c in "/\\:\0"):
-        raise SuiteError(f"{source}: name must be a plain name (no /, \\, :, and not . or ..; it names "
-                         f"the folder results/NAME), got {name!r}")
-
-
-def parse_suite(data: dict[str, Any], *, source: str = "<suite>", default_name: str = "suite") -> Suite:
-    """Validate the keys of parsed TOML data and expand it into RunSpecs."""
-    for key in data:
-        if key not in TOP_LEVEL_KEYS:
-            raise SuiteError(
-                f"{source}: unknown key {key!r}{_nearest(key, list(TOP_LEVEL_KEYS))} "
-                f"(allowed: {', '.join(TOP_LEVEL_KEYS)})"
-            )
+def _seeds(source: str, data: dict[str, Any]) -> list[int]:
+    """The top-level ``seeds``: an integer or a non-empty list of distinct integers >= 0."""
     seeds = data.get("seeds", DEFAULTS["seeds"])
     if isinstance(seeds, int) and not isinstance(seeds, bool):
         seeds = [seeds]
@@ -302,23 +451,65 @@ def parse_suite(data: dict[str, Any], *, source: str = "<suite>", default_name: 
     ):
         raise SuiteError(
             f"{source}: seeds must be an integer or a non-empty list of integers >= 0, got {seeds!r}")
-    if len(set(seeds)) != len(seeds):
-        raise SuiteError(f"{source}: seeds has duplicates: {seeds!r}")
-    steps = _int_setting(source, data, "steps", 1)
-    record_every = _int_setting(source, data, "record_every", 1)
+    twice = sorted(s for s, n in Counter(seeds).items() if n > 1)
+    if twice:
+        more = " ..." if len(twice) > 10 else ""
+        raise SuiteError(f"{source}: seeds has duplicates: {twice[:10]}{more}")
+    return seeds
+
+
+def _run_options(source: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The run options set at the top level (:data:`RUN_OPTIONS`), checked: allowed
+    values, finite numbers, ``points_per_decade <=`` :data:`MAX_POINTS_PER_DECADE`."""
     options = {key: data[key] for key in RUN_OPTIONS if key in data}
     for key, value in options.items():
         allowed = check_run_option(key, value)
         if allowed is not None:
             raise SuiteError(f"{source}: {key} must be {allowed}, got {value!r}")
+    _check_finite(source, options)
+    ppd = options.get("points_per_decade", 1)
+    if ppd > MAX_POINTS_PER_DECADE:
+        raise SuiteError(f"{source}: points_per_decade must be an integer >= 1 and <= "
+                         f"{MAX_POINTS_PER_DECADE}, got {ppd!r}")
+    return options
+
+
+def _check_name(source: str, name: str) -> None:
+    """A suite's name names the results folder ``results/NAME``: it is a name, never a
+    path (no separator, no ``..``), so a suite cannot write outside ``results/``."""
+    if not name.strip() or name in (".", "..") or any(c in name for c in "/\\:\0"):
+        raise SuiteError(f"{source}: name must be a plain name (no /, \\, :, and not . or ..; it names "
+                         f"the folder results/NAME), got {name!r}")
+
+
+def parse_suite(data: dict[str, Any], *, source: str = "<suite>", default_name: str = "suite",
+                max_runs: int = MAX_RUNS) -> Suite:
+    """Validate the keys of parsed TOML data and expand it into RunSpecs.
+
+    The study is counted before any grid is expanded and refused (SuiteError) above
+    ``max_runs`` runs; see the module docstring (Limits) for what else is bounded.
+    """
+    for key in data:
+        if key not in TOP_LEVEL_KEYS:
+            raise SuiteError(
+                f"{source}: unknown key {key!r}{_nearest(key, list(TOP_LEVEL_KEYS))} "
+                f"(allowed: {', '.join(TOP_LEVEL_KEYS)})"
+            )
+    seeds = _seeds(source, data)
+    steps = _int_setting(source, data, "steps", 1, MAX_STEPS)
+    record_every = _int_setting(source, data, "record_every", 1, MAX_STEPS)
+    options = _run_options(source, data)
     for key in ("name", "description"):
         if key in data and not isinstance(data[key], str):
             raise SuiteError(f"{source}: {key} must be text, got {data[key]!r}")
     _check_name(source, data.get("name", default_name))
 
-    problem_configs = _configs(source, "problems", data.get("problems"))
-    optimizer_configs = _configs(source, "optimizers", data.get("optimizers"))
-    tune = _tune_settings(source, data["tune"], seeds) if "tune" in data else None
+    problem_tables = _tables(source, "problems", data.get("problems"), max_runs)
+    optimizer_tables = _tables(source, "optimizers", data.get("optimizers"), max_runs)
+    _check_run_count(source, problem_tables, optimizer_tables, len(seeds), max_runs)
+    tune = _tune_settings(source, data["tune"], seeds, max_runs) if "tune" in data else None
+    problem_configs = _configs(problem_tables)
+    optimizer_configs = _configs(optimizer_tables)
     specs = [
         RunSpec(
             problem=pname,
@@ -352,12 +543,15 @@ def parse_suite(data: dict[str, Any], *, source: str = "<suite>", default_name: 
     )
 
 
-def _tune_settings(source: str, table: Any, seeds: list[int]) -> dict[str, Any]:
+def _tune_settings(source: str, table: Any, seeds: list[int], max_runs: int) -> dict[str, Any]:
     """The [tune] table checked and completed with :data:`TUNE_DEFAULTS`.
 
     In a suite with a [tune] table the top-level ``seeds`` are the evaluation seeds
     (the runs that count) and ``search_seeds`` (default [1000]) the seeds of the
-    search; the two must not overlap.
+    search; the two must not overlap.  Every setting is checked here, with the
+    suite, so that nothing is tuned before a bad one is found (:func:`tuning.tune`
+    checks them again for its Python callers); ``budget`` counts runs and so is at
+    most ``max_runs``.
     """
     from . import tuning
 
@@ -377,19 +571,8 @@ def _tune_settings(source: str, table: Any, seeds: list[int]) -> dict[str, Any]:
     if settings["objective"] not in tuning.OBJECTIVES:
         raise SuiteError(f"{where}: objective must be one of {', '.join(tuning.OBJECTIVES)}, "
                          f"got {settings['objective']!r}")
-    budget = settings["budget"]
-    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
-        raise SuiteError(f"{where}: budget must be an integer >= 1 (runs), got {budget!r}")
-    search = settings["search_seeds"]
-    if isinstance(search, int) and not isinstance(search, bool):
-        search = settings["search_seeds"] = [search]
-    if (not isinstance(search, list) or not search
-            or any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in search)):
-        raise SuiteError(f"{where}: search_seeds must be a list of integers >= 0, got {search!r}")
-    overlap = sorted(set(search) & set(seeds))
-    if overlap:
-        raise SuiteError(f"{where}: search_seeds {overlap} are also evaluation seeds (seeds): "
-                         "the runs that count must use seeds the search never saw")
+    settings["search_seeds"] = _search_seeds(where, settings["search_seeds"], seeds)
+    _check_tune_numbers(where, settings, max_runs)
     space = settings["space"]
     if not isinstance(space, dict):
         raise SuiteError(f"{where}: space must be a table of optimizer tables, got {space!r}")
@@ -402,6 +585,71 @@ def _tune_settings(source: str, table: Any, seeds: list[int]) -> dict[str, Any]:
         except (TypeError, ValueError) as err:
             raise SuiteError(f"{where}: space.{name}: {err}") from None
     return settings
+
+
+def _search_seeds(where: str, search: Any, seeds: list[int]) -> list[int]:
+    """[tune] ``search_seeds``: distinct integers >= 0, none of them an evaluation seed."""
+    if isinstance(search, int) and not isinstance(search, bool):
+        search = [search]
+    if (not isinstance(search, list) or not search
+            or any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in search)):
+        raise SuiteError(f"{where}: search_seeds must be a list of integers >= 0, got {search!r}")
+    if len(set(search)) != len(search):
+        raise SuiteError(f"{where}: search_seeds has duplicates: {search!r}")
+    overlap = sorted(set(search) & set(seeds))
+    if overlap:
+        raise SuiteError(f"{where}: search_seeds {overlap} are also evaluation seeds (seeds): "
+                         "the runs that count must use seeds the search never saw")
+    return search
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_tune_numbers(where: str, settings: dict[str, Any], max_runs: int) -> None:
+    """[tune] budget, rounds, shrink, target, grid_points and search_seed, as
+    :func:`tuning.tune` allows them; budget at most ``max_runs`` runs, grid_points at
+    most the budget (a grid never has more points on one axis than trials)."""
+    budget = settings["budget"]
+    if not _is_int(budget) or not 1 <= budget <= max_runs:
+        raise SuiteError(f"{where}: budget must be an integer >= 1 and <= {max_runs} (runs; "
+                         f"--max-runs N raises the limit), got {budget!r}")
+    n_seeds = len(settings["search_seeds"])
+    if budget < n_seeds:
+        raise SuiteError(f"{where}: a budget of {budget} runs is less than one trial on "
+                         f"{n_seeds} search seeds")
+    rounds = settings["rounds"]
+    if not _is_int(rounds) or rounds < 1:
+        raise SuiteError(f"{where}: rounds must be an integer >= 1, got {rounds!r}")
+    if settings["method"] == "coarse_to_fine" and budget // n_seeds < rounds:
+        raise SuiteError(f"{where}: coarse_to_fine needs at least one trial per round: "
+                         f"{budget // n_seeds} trials (budget / search seeds) for {rounds} rounds")
+    shrink = settings["shrink"]
+    if not _is_real(shrink) or not 0 < shrink <= 1:
+        raise SuiteError(f"{where}: shrink must be a number in (0, 1], got {shrink!r}")
+    target = settings["target"]
+    if not _is_real(target) or _number_problem(target) is not None or target < 0:
+        raise SuiteError(f"{where}: target must be a finite number >= 0, got {target!r}")
+    search_seed = settings["search_seed"]
+    if not _is_int(search_seed) or search_seed < 0:
+        raise SuiteError(f"{where}: search_seed must be an integer >= 0, got {search_seed!r}")
+    _check_grid_points(where, settings["grid_points"], budget)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_grid_points(where: str, points: Any, budget: int) -> None:
+    """[tune] grid_points: None, an integer in ``[1, budget]`` or a table of them."""
+    if points is None:
+        return
+    for name, n in points.items() if isinstance(points, dict) else [("", points)]:
+        if not _is_int(n) or not 1 <= n <= budget:
+            key = f"grid_points.{name}" if name else "grid_points"
+            raise SuiteError(f"{where}: {key} must be an integer >= 1 and <= the budget "
+                             f"({budget}), or a table of them per dimension, got {n!r}")
 
 
 def validate(suite: Suite) -> Suite:

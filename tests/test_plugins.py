@@ -211,3 +211,44 @@ def test_the_readme_bridged_suite_runs_as_written(tmp_path, capsys):
     n = 64 * 64 + 64 + 64 * 10 + 10  # the digits net's parameters
     assert memory["adam"] == 3 * n * 8 and memory["pytorch_optimizer:Lion"] == n * 8
     assert 2 * n * 8 < memory["torch:AdamW"] < 2 * n * 8 + 64  # two moments and a step counter
+
+
+@pytest.mark.parametrize("name", ["../../etc/x", "..etc", "/tmp/lion_opt", "lion_opt.py", "a b", ""])
+def test_a_plugin_must_be_a_module_name_never_a_path(name, tmp_path, monkeypatch, capsys):
+    from optbench.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    before = set(sys.modules)
+    with pytest.raises(PluginError, match="plugin must be a module name"):
+        import_plugins([name])
+    assert set(sys.modules) == before  # refused before anything is imported
+    assert main(["run", "quick", "--plugin", name, "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "plugin must be a module name" in err[0]
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("X = 1\nraise RuntimeError('boom in plugin')\n",
+     r"RuntimeError: boom in plugin \(.*broken_plugin_for_test.py, line 2\)"),
+    ("def (\n", r"SyntaxError: .*\(.*broken_plugin_for_test.py, line 1\)"),
+    ("import no_such_dependency_xyz\n",
+     r"ModuleNotFoundError: No module named 'no_such_dependency_xyz' \(.*line 1\)"),
+])
+def test_a_plugin_that_fails_to_import_is_one_line_with_its_file_and_line(
+        source, expected, tmp_path, monkeypatch, capsys):
+    from optbench.cli import main
+
+    (tmp_path / "broken_plugin_for_test.py").write_text(source)
+    monkeypatch.chdir(tmp_path)
+    try:
+        failed = "plugin 'broken_plugin_for_test' failed while importing: "
+        with pytest.raises(PluginError, match=failed + expected):
+            import_plugins(["broken_plugin_for_test"])
+        argv = ["run", "quick", "--plugin", "broken_plugin_for_test", "--out", str(tmp_path / "r")]
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "broken_plugin_for_test" in err[0], err
+        assert not (tmp_path / "r").exists()
+    finally:
+        sys.modules.pop("broken_plugin_for_test", None)
