@@ -5,24 +5,32 @@ Layout of a results directory::
     results/
       3f9c0a1b2c4d5e6f.parquet     the trace; the run's metadata rides in the
       ...                          Parquet key-value metadata under "optbench"
+      .optbench-index              caches of what the run files hold, so that a
+      .optbench-traces             study and ``load`` need not open every file
+                                   (:mod:`optbench.store_index`; never the truth)
 
 Keeping the metadata (spec, status, environment, start time) inside the file that
 holds the trace makes a stored run one atomic unit: it is written to a temporary
 file in the same directory and renamed into place, so a crash leaves either the
-whole run or nothing (a stray ``.tmp`` file at worst, ignored and cleaned up).
+whole run or nothing (a stray ``.tmp`` file at worst, ignored and cleaned up).  The
+metadata also holds a sha256 :func:`checksum` of the run's whole content (every trace
+value and the rest of the metadata), so a file damaged later (flipped bytes in a data
+page, not only a truncated one) is found when it is read whole, named in a warning,
+left out, and run again.
 """
 
 from __future__ import annotations
 
 import contextlib
 import glob
+import hashlib
 import json
 import math
 import os
 import secrets
-import tempfile
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -65,10 +73,9 @@ def remove_leftovers(path: str | os.PathLike, older_than: float = LEFTOVER_AGE) 
     return removed
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _write_error(err: OSError, path: Path) -> OSError:
+    """``err`` (same errno: a full disk stays ENOSPC) with a message naming ``path``."""
+    return OSError(err.errno, f"cannot write {path}: {err.strerror or err}")
 
 
 def replace_atomically(path: str | os.PathLike, write: Callable[[Path], Any]) -> Path:
@@ -87,51 +94,123 @@ def replace_atomically(path: str | os.PathLike, write: Callable[[Path], Any]) ->
     try:
         write(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(err, OSError) and str(path) not in str(err):
+            raise _write_error(err, path) from err
         raise
     return path
 
 
-def write_run(
-    results_dir: str | os.PathLike,
-    spec: RunSpec,
-    trace: pd.DataFrame,
-    *,
-    status: str,
-    meta: dict[str, Any],
-) -> Path:
-    """Store one run atomically; returns its path.  ``meta`` must be JSON data."""
+def trace_table(trace: pd.DataFrame) -> pa.Table:
+    """The trace as an Arrow table, column by column from its numpy arrays (a run's
+    trace is numeric columns and a default index, which is not stored)."""
+    names, arrays = [], []
+    for name, column in trace.items():
+        names.append(str(name))
+        values = column.to_numpy()
+        arrays.append(pa.array(values, from_pandas=values.dtype == object))
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+def _column_bytes(column: pa.ChunkedArray) -> bytes:
+    values = column.to_numpy(zero_copy_only=False)
+    if values.dtype == object:  # text columns: their values, not the pointers
+        return json.dumps(values.tolist(), default=str).encode()
+    return np.ascontiguousarray(values).tobytes()
+
+
+def checksum(table: pa.Table, record: dict[str, Any]) -> str:
+    """sha256 (hex) of a run's whole content: each trace column's name, type and values
+    (as numpy bytes, so the same numbers give the same digest however Parquet encoded
+    them) and the metadata ``record`` without its own ``checksum``, as canonical JSON.
+
+    Stored in the record by :func:`write_run`; a file whose content no longer gives it
+    (flipped bytes in a data page or in the metadata) is damaged."""
+    digest = hashlib.sha256()
+    for name, column in zip(table.column_names, table.columns):
+        digest.update(f"{name}:{column.type}:{len(column)}\n".encode())
+        digest.update(_column_bytes(column))
+    rest = {k: v for k, v in record.items() if k != "checksum"}
+    digest.update(json.dumps(rest, sort_keys=True, separators=(",", ":")).encode())
+    return digest.hexdigest()
+
+
+@dataclass
+class EncodedRun:
+    """A run ready to store: its trace table, metadata record (with its checksum) and
+    the bytes of its Parquet file.  A study's workers make it (:func:`encode_run`), so
+    that the process that stores runs only writes bytes."""
+
+    run_id: str
+    table: pa.Table
+    record: dict[str, Any]
+    data: bytes
+
+    @property
+    def status(self) -> str:
+        return str(self.record["status"])
+
+
+def encode_record(table: pa.Table, record: dict[str, Any]) -> EncodedRun:
+    """The Parquet file of a run: ``table`` with ``record`` (JSON data, given its
+    :func:`checksum` here) in the key-value metadata."""
+    record = json.loads(json.dumps(record, default=str))  # as it will be read back
+    record["checksum"] = checksum(table, record)
+    table = table.replace_schema_metadata({META_KEY: json.dumps(record).encode()})
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return EncodedRun(str(record["run_id"]), table.replace_schema_metadata(None), record,
+                      sink.getvalue().to_pybytes())
+
+
+def encode_run(spec: RunSpec, trace: pd.DataFrame | pa.Table, *, status: str,
+               meta: dict[str, Any]) -> EncodedRun:
+    """:func:`encode_record` of a run's spec, status and ``meta`` (JSON data)."""
+    record = {"format": TRACE_FORMAT, "run_id": spec.run_id(), "spec": spec.to_dict(),
+              "status": status, **meta}
+    return encode_record(trace if isinstance(trace, pa.Table) else trace_table(trace), record)
+
+
+def write_encoded(results_dir: str | os.PathLike, run: EncodedRun, *, sync: bool = True) -> Path:
+    """Store an encoded run atomically; returns its path.
+
+    The bytes go to a new temporary file beside the run's (created with the user's
+    umask, like any file they make), which is renamed into place.  With ``sync`` the
+    file is flushed to disk before the rename; a study writes with ``sync=False`` and
+    flushes its runs in batches (:mod:`optbench.durable`): a killed process loses
+    nothing either way (the kernel holds what was written), a power cut may lose the
+    runs of the last batch, and a file it damaged fails its checksum and is re-run."""
     directory = Path(results_dir)
     directory.mkdir(parents=True, exist_ok=True)
-    record = {
-        "format": TRACE_FORMAT,
-        "run_id": spec.run_id(),
-        "spec": spec.to_dict(),
-        "status": status,
-        **meta,
-    }
-    table = pa.Table.from_pandas(trace, preserve_index=False)
-    schema_meta = dict(table.schema.metadata or {})
-    schema_meta[META_KEY] = json.dumps(record, default=str).encode()
-    table = table.replace_schema_metadata(schema_meta)
-    final = run_path(directory, spec.run_id())
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=".tmp", dir=directory)
+    final = run_path(directory, run.run_id)
+    tmp = directory / f".{final.stem}.{secrets.token_hex(6)}.tmp"
     try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's files are private; results follow the umask
-        with os.fdopen(fd, "wb") as handle:
-            pq.write_table(table, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            view = memoryview(run.data)
+            while view:
+                view = view[os.write(fd, view):]
+            if sync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, final)
     except BaseException as err:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         if isinstance(err, OSError):
-            raise OSError(err.errno, f"cannot write {final}: {err.strerror or err}") from err
+            raise _write_error(err, final) from err
         raise
     return final
+
+
+def write_run(results_dir: str | os.PathLike, spec: RunSpec, trace: pd.DataFrame | pa.Table, *,
+              status: str, meta: dict[str, Any], sync: bool = True) -> Path:
+    """Store one run atomically; returns its path.  ``meta`` must be JSON data; the
+    record gets the run's :func:`checksum` (see :func:`write_encoded`)."""
+    return write_encoded(results_dir, encode_run(spec, trace, status=status, meta=meta), sync=sync)
 
 
 class CorruptRunFile(ValueError):
@@ -156,7 +235,21 @@ def _record_of(metadata: dict | None, path: str | os.PathLike) -> dict[str, Any]
         raise CorruptRunFile(f"{path}: unreadable run metadata ({err})") from None
     if not isinstance(record, dict) or "spec" not in record or "status" not in record:
         raise CorruptRunFile(f"{path}: run metadata without spec or status")
+    try:
+        spec = RunSpec.from_dict(record["spec"])
+    except (TypeError, ValueError, KeyError, AttributeError) as err:
+        raise CorruptRunFile(f"{path}: malformed run spec ({type(err).__name__}: {err})") from None
+    if record.get("format") == TRACE_FORMAT and spec.run_id() != Path(path).stem:
+        raise CorruptRunFile(f"{path}: its spec is not the spec of run {Path(path).stem}")
     return record
+
+
+def check_whole(table: pa.Table, record: dict[str, Any], path: str | os.PathLike) -> None:
+    """CorruptRunFile unless the run's content gives the :func:`checksum` its record
+    holds (runs stored before checksums, which hold none, pass)."""
+    stored = record.get("checksum")
+    if stored is not None and stored != checksum(table.replace_schema_metadata(None), record):
+        raise CorruptRunFile(f"{path}: damaged run file (its content does not match its checksum)")
 
 
 def read_meta(path: str | os.PathLike) -> dict[str, Any]:
@@ -171,29 +264,38 @@ def read_meta(path: str | os.PathLike) -> dict[str, Any]:
     return _record_of(schema.metadata, path)
 
 
-def _read_table(path: str | os.PathLike) -> tuple[pa.Table, dict[str, Any]]:
+def read_whole(path: str | os.PathLike) -> tuple[pa.Table, dict[str, Any]]:
+    """The trace table and record of a stored run, checked whole (:func:`check_whole`)."""
     try:
-        table = pq.read_table(path)
+        table = pq.ParquetFile(path).read()
     except (OSError, pa.ArrowException) as err:
         raise CorruptRunFile(f"{path}: corrupt or truncated run file ({err})") from None
-    return table, _record_of(table.schema.metadata, path)
+    record = _record_of(table.schema.metadata, path)
+    check_whole(table, record, path)
+    return table, record
 
 
 def read_run(path: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The trace and metadata record of one stored run (CorruptRunFile if unreadable)."""
-    table, record = _read_table(path)
+    table, record = read_whole(path)
     return table.to_pandas(), record
 
 
 def remove_stale_temporaries(results_dir: str | os.PathLike, run_ids: Iterable[str]) -> int:
-    """Delete temporaries a killed writer left for ``run_ids``; returns how many."""
+    """Delete temporaries ``.RUN_ID.*.tmp`` a killed writer left for ``run_ids`` (one
+    listing of the directory); returns how many."""
     directory = Path(results_dir)
+    wanted = set(run_ids)
+    if not wanted or not directory.is_dir():
+        return 0
     removed = 0
-    for rid in run_ids:
-        for tmp in directory.glob(f".{rid}.*.tmp"):
-            with contextlib.suppress(OSError):  # already gone, or not ours to remove
-                tmp.unlink()
-                removed += 1
+    with os.scandir(directory) as found:
+        for item in found:
+            name = item.name
+            if name.startswith(".") and name.endswith(".tmp") and name[1:].split(".", 1)[0] in wanted:
+                with contextlib.suppress(OSError):  # already gone, or not ours to remove
+                    os.unlink(item.path)
+                    removed += 1
     return removed
 
 
@@ -201,25 +303,19 @@ def run_files(results_dir: str | os.PathLike) -> list[Path]:
     directory = Path(results_dir)
     if not directory.is_dir():
         raise FileNotFoundError(f"results directory not found: {directory}")
-    return sorted(directory.glob(f"*{SUFFIX}"))
+    return sorted(p for p in directory.glob(f"*{SUFFIX}") if not p.name.startswith("."))
 
 
 def stored_records(results_dir: str | os.PathLike, *, statuses: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """``{run_id: metadata}`` of the runs stored in ``results_dir`` with one of ``statuses``
-    (unreadable files are left out: they are not done, and are run again and replaced)."""
-    directory = Path(results_dir)
-    if not directory.is_dir():
-        return {}
+    """``{run_id: {"status", "code"}}`` of the whole runs stored in ``results_dir`` with
+    one of ``statuses``, from the directory's index (:mod:`optbench.store_index`): a
+    file that is new or changed since it was indexed is read whole and checked, and
+    one that fails is left out with a warning (it is not done: it is run again)."""
+    from . import store_index
+
     wanted = set(statuses)
-    found = {}
-    for path in directory.glob(f"*{SUFFIX}"):
-        try:
-            record = read_meta(path)
-        except CorruptRunFile:
-            continue
-        if record.get("status") in wanted:
-            found[path.stem] = record
-    return found
+    entries = store_index.refresh(results_dir)
+    return {rid: {"status": e.status, "code": e.code} for rid, e in entries.items() if e.status in wanted}
 
 
 def stored_ids(results_dir: str | os.PathLike, *, statuses: Iterable[str] | None = None) -> set[str]:
@@ -228,7 +324,7 @@ def stored_ids(results_dir: str | os.PathLike, *, statuses: Iterable[str] | None
     if not directory.is_dir():
         return set()
     if statuses is None:
-        return {p.stem for p in directory.glob(f"*{SUFFIX}")}
+        return {p.stem for p in run_files(directory)}
     return set(stored_records(directory, statuses=statuses))
 
 
@@ -278,21 +374,21 @@ def runs(results_dir: str | os.PathLike) -> pd.DataFrame:
     """One row per stored run, from the metadata alone (fast; failed runs included).
 
     Columns: those ``load`` repeats per run, plus ``steps_taken``, ``error`` (the
-    message of a run that raised, else None), ``started`` and ``file``.
+    message of a run that raised, else None), ``started`` and ``file``.  A damaged
+    file is named in a CorruptRunWarning and left out.
     """
+    from . import store_index
+
+    run_files(results_dir)  # FileNotFoundError naming a missing directory
     rows = []
-    for path in run_files(results_dir):
-        try:
-            record = read_meta(path)
-        except CorruptRunFile as err:
-            warnings.warn(f"skipping {err}", CorruptRunWarning, stacklevel=2)
-            continue
+    for rid, entry in store_index.refresh(results_dir).items():
+        record = entry.record
         rows.append({
             **_run_columns(record),
             "steps_taken": record.get("steps_taken"),
             "error": record.get("error"),
             "started": record.get("started"),
-            "file": path.name,
+            "file": f"{rid}{SUFFIX}",
         })
     return pd.DataFrame(rows)
 
@@ -306,48 +402,65 @@ def load(results_dir: str | os.PathLike) -> pd.DataFrame:
     ``problem_label`` / ``optimizer_label`` (``adam[lr=0.001]``) and the parameters
     as columns ``problem.<name>`` and ``optimizer.<name>`` (so ``problem.seed`` is
     the data seed), and the run's tags (``tune.round``...) where it has any.  A run
-    that failed has no trace rows; :func:`runs` lists every run.
+    that failed has no trace rows; :func:`runs` lists every run.  Runs come in the
+    order of their ids, each run's rows in step order.
 
-    The traces are read and concatenated as Arrow tables and converted once, and
-    the per-run columns are repeated by index, so loading thousands of runs takes
-    seconds, not minutes.
+    The traces of runs read before come from the directory's traces cache (one file,
+    :mod:`optbench.store_index`); only files that are new or changed are opened (and
+    checked whole), and the cache is then renewed.  The per-run columns are repeated
+    by index, so ten thousand runs load in about a second.
     """
-    tables, per_run, lengths, models = [], [], [], []
-    environments: dict[str, int] = {}
-    for path in run_files(results_dir):
+    from . import store_index
+
+    run_files(results_dir)  # FileNotFoundError naming a missing directory
+    directory = Path(results_dir)
+    read: dict[str, pa.Table] = {}
+    entries = store_index.refresh(directory, read=read)
+    cached, valid = store_index.cached_traces(directory, entries)
+    parts = [cached] if cached is not None else []
+    for rid in [r for r in entries if r not in valid]:
         try:
-            table, record = _read_table(path)
-        except CorruptRunFile as err:
+            table = read[rid] if rid in read else read_whole(run_path(directory, rid))[0]
+        except CorruptRunFile as err:  # replaced or removed since it was indexed
             warnings.warn(f"skipping {err}", CorruptRunWarning, stacklevel=2)
+            del entries[rid]
             continue
+        parts.append(store_index.with_run_id(table, rid))
+    combined = store_index.sorted_by_run(parts)
+    if combined is not None and len(valid) < len(entries):
+        store_index.write_traces(directory, combined, entries)
+    records = {rid: entry.record for rid, entry in entries.items()}
+    _warn_mixed(results_dir, records.values())
+    if combined is None or combined.num_rows == 0:
+        return pd.DataFrame(columns=["run_id", "problem", "optimizer", "seed", "status", *_EMPTY_TRACE])
+    ids, lengths = np.unique(combined["run_id"].to_numpy(zero_copy_only=False), return_counts=True)
+    traces = combined.drop_columns(["run_id"]).to_pandas()
+    # runs stored before the n_hvp column made no Hessian-vector products
+    traces["n_hvp"] = traces["n_hvp"].fillna(0).astype(np.int64) if "n_hvp" in traces else 0
+    index = np.repeat(np.arange(len(ids)), lengths)
+    columns = pd.DataFrame([_run_columns(records[rid]) for rid in ids]).iloc[index].reset_index(drop=True)
+    models = [records[rid].get("cost_model") or {"loss": np.nan, "grad": np.nan, "hess": np.nan,
+                                                 "hvp": np.nan} for rid in ids]
+    model = pd.DataFrame(models).iloc[index].reset_index(drop=True)
+    traces["cost"] = cost_column(traces, model)
+    return pd.concat([traces, columns], axis=1)
+
+
+_EMPTY_TRACE = ["step", "loss", "subopt", "grad_norm", "n_loss", "n_grad", "n_hess", "n_hvp", "time",
+                "lr", "cost"]
+
+
+def _warn_mixed(results_dir: str | os.PathLike, records: Iterable[dict[str, Any]]) -> None:
+    """MixedEnvironmentWarning when the runs come from more than one environment."""
+    environments: dict[str, int] = {}
+    for record in records:
         if record.get("environment"):  # a run lost with its worker records none
             key = environment_key(record.get("environment"), record.get("format"))
             environments[key] = environments.get(key, 0) + 1
-        if table.num_rows == 0:
-            continue
-        tables.append(table.replace_schema_metadata(None))
-        per_run.append(_run_columns(record))
-        lengths.append(table.num_rows)
-        models.append(record.get("cost_model")
-                      or {"loss": np.nan, "grad": np.nan, "hess": np.nan, "hvp": np.nan})
-    if not tables:
-        return pd.DataFrame(
-            columns=["run_id", "problem", "optimizer", "seed", "status", "step", "loss",
-                     "subopt", "grad_norm", "n_loss", "n_grad", "n_hess", "n_hvp", "time", "lr",
-                     "cost"]
-        )
     if len(environments) > 1:
         listing = "; ".join(f"{n} runs: {key}" for key, n in sorted(environments.items()))
         warnings.warn(
             f"{results_dir} mixes results from {len(environments)} environments ({listing}); "
             "numbers from different versions or BLAS builds may differ",
-            MixedEnvironmentWarning, stacklevel=2,
+            MixedEnvironmentWarning, stacklevel=3,
         )
-    traces = pa.concat_tables(tables, promote_options="default").to_pandas()
-    # runs stored before the n_hvp column made no Hessian-vector products
-    traces["n_hvp"] = traces["n_hvp"].fillna(0).astype(np.int64) if "n_hvp" in traces else 0
-    index = np.repeat(np.arange(len(per_run)), lengths)
-    columns = pd.DataFrame(per_run).iloc[index].reset_index(drop=True)
-    model = pd.DataFrame(models).iloc[index].reset_index(drop=True)
-    traces["cost"] = cost_column(traces, model)
-    return pd.concat([traces, columns], axis=1)

@@ -1,8 +1,8 @@
 """Run a list of RunSpecs into a results directory: serially, on a pool of local
 processes, or on a dask.distributed cluster.
 
-Workers only compute: each returns the run's trace, status and metadata to the
-client (this process), which writes it to the store the moment it arrives.  So
+Workers only compute: each returns the run, encoded as the file that stores it, to
+the client (this process), which writes it to the store the moment it arrives.  So
 workers need no shared file system, a finished run is on disk as soon as it is
 back, killing a study loses at most the runs in flight, and re-running it skips
 every run already stored.  A run that raises, or a worker that dies, is stored with
@@ -42,16 +42,21 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import pandas as pd
+import pyarrow as pa
 
 from .build import execute
+from . import store_index
 from .code_identity import fingerprint, stale_because
+from .durable import BatchFlush
 from .environment import environment
 from .parent_watch import exit_with
 from .plugins import import_plugins, provenance
 from .progress import Progress, ProgressReporter
 from .runner import TRACE_COLUMNS
 from .spec import RunSpec
-from .store import remove_stale_temporaries, stored_records, write_run
+from .store import (EncodedRun, encode_record, encode_run, remove_stale_temporaries, stored_records,
+                    write_encoded)
+from .store_index import Key, file_key
 
 #: Statuses of a stored run that count as done (an ``error`` run is tried again).
 DONE_STATUSES = ("converged", "max_steps", "diverged")
@@ -98,16 +103,16 @@ def _error_record(error: str, detail: str) -> tuple[pd.DataFrame, str, dict[str,
     return trace, "error", {"error": error, "traceback": detail}
 
 
-def compute(spec_data: dict, plugins: tuple[str, ...] = ()) -> tuple[pd.DataFrame, str, dict[str, Any]]:
-    """Run one spec (plain data) and return ``(trace, status, meta)``; no I/O.
+#: What comes back for a run: encoded by a worker, or ``(trace, status, meta)`` of a
+#: run whose worker died, made by the client.
+Computed = EncodedRun | tuple
 
-    This is what a worker executes, after importing the user's ``plugins``.  A run
-    that raises comes back as status ``error`` with its message and traceback.
-    """
+
+def _execute(spec: RunSpec, plugins: tuple[str, ...]) -> tuple[Any, str, dict[str, Any]]:
+    """``(trace, status, meta)`` of one run; a run that raises is status ``error``."""
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     try:
         import_plugins(plugins)
-        spec = RunSpec.from_dict(spec_data)
         result = execute(spec)
         trace, status, meta = result.trace, result.status, dict(result.meta)
         meta["code"] = fingerprint(spec)
@@ -117,18 +122,82 @@ def compute(spec_data: dict, plugins: tuple[str, ...] = ()) -> tuple[pd.DataFram
     return trace, status, meta
 
 
-def _store(results_dir: str, spec: RunSpec, record: tuple, tags: dict[str, Any] | None) -> Outcome:
-    trace, status, meta = record
+def compute(spec_data: dict, plugins: tuple[str, ...] = ()) -> EncodedRun:
+    """Run one spec (plain data) and return it encoded, ready to store
+    (:func:`optbench.store.encode_run`: the trace table, the record and the file's
+    bytes); no I/O.
+
+    This is what a worker executes, after importing the user's ``plugins``, so the
+    workers, not the process that stores the runs, pay for building the files.  A run
+    that raises comes back as status ``error`` with its message and traceback.
+    """
+    spec = RunSpec.from_dict(spec_data)
+    trace, status, meta = _execute(spec, plugins)
+    return encode_run(spec, trace, status=status, meta=meta)
+
+
+def _store(results_dir: str, spec: RunSpec, run: Computed, tags: dict[str, Any] | None,
+           stored: StoredRuns | None = None) -> Outcome:
+    """Write one computed run (flushed to disk now, or by ``stored``'s batches).  ``run``
+    is what a worker made, or ``(trace, status, meta)`` made here (a worker that
+    died); a run with ``tags`` is encoded again with them."""
+    if isinstance(run, tuple):
+        trace, status, meta = run
+        run = encode_run(spec, trace, status=status, meta=meta)
     if tags:
-        meta = {**meta, "tags": tags}
-    write_run(results_dir, spec, trace, status=status, meta=meta)
-    return Outcome(spec.run_id(), spec.problem_label, spec.optimizer_label, spec.seed, status,
-                   meta.get("error"))
+        run = encode_record(run.table, {**run.record, "tags": tags})
+    path = write_encoded(results_dir, run, sync=stored is None)
+    if stored is not None:
+        stored.add(path, run.record, run.table)
+    return Outcome(spec.run_id(), spec.problem_label, spec.optimizer_label, spec.seed, run.status,
+                   run.record.get("error"))
 
 
 def run_and_store(spec_data: dict, results_dir: str, tags: dict[str, Any] | None = None) -> Outcome:
     """Execute one spec and store it (also a failed one, with status ``error``)."""
     return _store(results_dir, RunSpec.from_dict(spec_data), compute(spec_data), tags)
+
+
+class StoredRuns:
+    """What a study has stored: its files go to disk in batches (:mod:`optbench.durable`)
+    and into the directory's index and traces cache (:mod:`optbench.store_index`)
+    without being read back, every ``index_every`` runs and when the study ends (an
+    interrupted one too).  Traces are kept for the cache up to ``keep_rows`` rows in
+    all; past that, ``load`` reads the files the cache lacks."""
+
+    def __init__(self, results_dir: str, index_every: int = 5000, keep_rows: int = 2_000_000) -> None:
+        self.results_dir = results_dir
+        self.index_every = index_every
+        self.keep_rows = keep_rows
+        self.flush = BatchFlush()
+        self.written: list[tuple[str, Key, dict[str, Any]]] = []
+        self.traces: dict[str, pa.Table] | None = {}
+        self.rows = 0
+
+    def add(self, path: Path, record: dict[str, Any], trace: pa.Table) -> None:
+        self.flush.add(path)
+        self.written.append((path.stem, file_key(path), record))
+        self.rows += trace.num_rows
+        if self.traces is not None:
+            self.traces[path.stem] = trace
+            if self.rows > self.keep_rows:
+                self.traces = None
+        if len(self.written) >= self.index_every:
+            self._index()
+
+    def _index(self) -> None:
+        written, self.written = self.written, []
+        if written:
+            store_index.add(self.results_dir, written)
+        if self.traces:
+            store_index.add_traces(self.results_dir, self.traces)
+            self.traces = {}
+
+    def close(self) -> None:
+        try:
+            self.flush.close()
+        finally:
+            self._index()
 
 
 @dataclass
@@ -236,8 +305,10 @@ def run_study(
     if progress is None:
         progress = Progress(len(todo), quiet=True)
 
-    def finish(spec: RunSpec, record: tuple) -> None:
-        outcome = _store(out, spec, record, tags.get(spec.run_id()))
+    stored = StoredRuns(out)
+
+    def finish(spec: RunSpec, record: Computed) -> None:
+        outcome = _store(out, spec, record, tags.get(spec.run_id()), stored)
         outcomes.append(outcome)
         progress.update(outcome.describe(), failed=outcome.status == "error")
 
@@ -250,6 +321,7 @@ def run_study(
         else:
             _run_pool(todo, jobs, finish, plugins, context or pool_context(plugins))
     finally:
+        stored.close()
         progress.close()
     return outcomes
 
@@ -338,7 +410,7 @@ def _starting_workers(context: BaseContext) -> AbstractContextManager[None]:
     return nullcontext()
 
 
-def _run_pool(todo: list[RunSpec], jobs: int, finish: Callable[[RunSpec, tuple], None],
+def _run_pool(todo: list[RunSpec], jobs: int, finish: Callable[[RunSpec, Computed], None],
               plugins: tuple[str, ...], context: BaseContext) -> None:
     """A pool of ``jobs`` local processes started with ``context`` (see :func:`pool_context`).
 
@@ -378,7 +450,7 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
 
 
 def _pool_round(specs: list[RunSpec], jobs: int, context: BaseContext,
-                finish: Callable[[RunSpec, tuple], None], plugins: tuple[str, ...]) -> list[RunSpec]:
+                finish: Callable[[RunSpec, Computed], None], plugins: tuple[str, ...]) -> list[RunSpec]:
     """Run ``specs`` on one pool, storing each as it comes back; returns the specs lost
     to a dead worker, in submission order."""
     lost: list[int] = []
@@ -406,7 +478,7 @@ def _pool_round(specs: list[RunSpec], jobs: int, context: BaseContext,
     return [specs[i] for i in sorted(lost)]
 
 
-def _run_alone(spec: RunSpec, context: BaseContext, plugins: tuple[str, ...]) -> tuple:
+def _run_alone(spec: RunSpec, context: BaseContext, plugins: tuple[str, ...]) -> Computed:
     """``compute(spec)`` in a fresh one-worker pool; a worker that dies makes it an error."""
     with _new_pool(1, context, plugins) as alone, _starting_workers(context):
         try:
@@ -431,7 +503,7 @@ def local_workers(jobs: int, runs: int) -> int:
 
 
 def _run_dask(todo: list[RunSpec], jobs: int, scheduler: str | None,
-              finish: Callable[[RunSpec, tuple], None], plugins: tuple[str, ...]) -> None:
+              finish: Callable[[RunSpec, Computed], None], plugins: tuple[str, ...]) -> None:
     """dask.distributed: the cluster at ``scheduler``, or a LocalCluster of ``jobs``
     single-threaded worker processes whose nannies fork them from the fork server of
     :func:`pool_context` (which then also preloads ``distributed``), so that a worker
@@ -465,7 +537,7 @@ def _run_dask(todo: list[RunSpec], jobs: int, scheduler: str | None,
 
 
 def _collect_dask(client: Any, dask_completed: Any, todo: list[RunSpec],
-                  finish: Callable[[RunSpec, tuple], None], plugins: tuple[str, ...]) -> None:
+                  finish: Callable[[RunSpec, Computed], None], plugins: tuple[str, ...]) -> None:
     futures = client.map(compute, [s.to_dict() for s in todo], plugins=plugins, pure=False)
     by_key = {f.key: s for f, s in zip(futures, todo)}
     suspects = []

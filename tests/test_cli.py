@@ -74,11 +74,20 @@ def test_verify_detects_a_changed_trace(tmp_path, suite_file, capsys):
     table = pq.read_table(path)
     frame = table.to_pandas()
     frame.loc[2, "loss"] += 1e-12
+    import json
+
     import pyarrow as pa
 
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(
-        table.schema.metadata), path)
+    from optbench.store import checksum
+
+    changed = pa.Table.from_pandas(frame, preserve_index=False)
+    pq.write_table(changed.replace_schema_metadata(table.schema.metadata), path)
     capsys.readouterr()
+    assert main(["verify", str(out)]) == 1
+    assert "CORRUPT" in capsys.readouterr().out  # changed behind its checksum's back: damaged
+    record = json.loads(table.schema.metadata[b"optbench"])
+    record["checksum"] = checksum(changed, record)  # a whole file with other numbers
+    pq.write_table(changed.replace_schema_metadata({b"optbench": json.dumps(record).encode()}), path)
     assert main(["verify", str(out)]) == 1
     assert "MISMATCH" in capsys.readouterr().out
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import pytest
 import optbench
 from optbench.cli import main
 from optbench.spec import RunSpec
-from optbench.store import (CorruptRunWarning, MixedEnvironmentWarning, read_meta, run_files,
+from optbench.store import (CorruptRunWarning, checksum, MixedEnvironmentWarning, read_meta, run_files,
                             runs, stored_ids)
 from optbench.study import run_study
 
@@ -93,21 +94,45 @@ def test_unwritable_output_is_one_clear_error_before_running(tmp_path, capsys):
 
 def test_full_disk_mid_study_stops_naming_the_file_and_leaves_no_partial(tmp_path, monkeypatch):
     calls = {"n": 0}
-    real = pq.write_table
+    real = os.write
 
-    def fills_up(*args, **kwargs):
+    def fills_up(fd, data):
         calls["n"] += 1
         if calls["n"] == 3:
             raise OSError(28, "No space left on device")
-        return real(*args, **kwargs)
+        return real(fd, data)
 
-    monkeypatch.setattr(pq, "write_table", fills_up)
+    monkeypatch.setattr(os, "write", fills_up)
     with pytest.raises(OSError, match="cannot write .*parquet: No space left on device"):
         run_study(_specs(5), tmp_path)
     assert len(run_files(tmp_path)) == 2
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
     for path in run_files(tmp_path):
         read_meta(path)
+
+
+@pytest.mark.parametrize("command", ["run", "report"])
+def test_full_disk_exits_3_not_the_bad_input_code_and_names_the_file(command, tmp_path, monkeypatch, capsys):
+    suite = tmp_path / "s.toml"
+    suite.write_text(KILL_SUITE.replace("steps = 3000", "steps = 20"))
+    out = tmp_path / "out"
+    if command == "report":
+        assert main(["run", str(suite), "--out", str(out), "--quiet", "--no-report"]) == 0
+        capsys.readouterr()
+    real = os.replace
+
+    def full(src, dst, *args, **kwargs):
+        if str(dst).endswith((".parquet", ".html")):
+            raise OSError(28, "No space left on device")
+        return real(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", full)
+    argv = ["run", str(suite), "--out", str(out), "--quiet"] if command == "run" else ["report", str(out)]
+    assert main(argv) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "No space left on device" in err[0] and "make room and run again" in err[0], err
+    assert "cannot write " + str(out) in err[0]
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
 
 
 # -- corrupt files ------------------------------------------------------------------------
@@ -178,10 +203,12 @@ def test_dead_worker_and_raising_run_are_errors_and_the_study_goes_on(tmp_path, 
 # -- verify -------------------------------------------------------------------------------
 
 def _rewrite_meta(path, change):
+    """Change a stored run's record as another (valid) writer would: checksum renewed."""
     table = pq.read_table(path)
     meta = dict(table.schema.metadata)
     record = json.loads(meta[b"optbench"])
     change(record)
+    record["checksum"] = checksum(table.replace_schema_metadata(None), record)
     meta[b"optbench"] = json.dumps(record).encode()
     pq.write_table(table.replace_schema_metadata(meta), path)
 
@@ -201,8 +228,11 @@ def test_verify_sample_and_environment_differences(tmp_path, capsys):
     table = pq.read_table(first)
     frame = table.to_pandas()
     frame.loc[frame["step"] == 15, "grad_norm"] *= 1 + 1e-15
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False)
-                   .replace_schema_metadata(table.schema.metadata), first)
+    changed = pa.Table.from_pandas(frame, preserve_index=False)
+    pq.write_table(changed.replace_schema_metadata(table.schema.metadata), first)
+    assert main(["verify", str(tmp_path)]) == 1  # bytes changed behind the checksum's back
+    assert f"CORRUPT {specs[0].run_id()}" in capsys.readouterr().out
+    _rewrite_meta(first, lambda r: None)  # as a valid file made elsewhere with other numbers
     assert main(["verify", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert f"MISMATCH {specs[0].run_id()}: column 'grad_norm' first differs at step 15" in out
