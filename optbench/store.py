@@ -318,6 +318,16 @@ def stored_records(results_dir: str | os.PathLike, *, statuses: Iterable[str]) -
     return {rid: {"status": e.status, "code": e.code} for rid, e in entries.items() if e.status in wanted}
 
 
+def records(results_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
+    """``{run_id: metadata record}`` of every whole run stored in ``results_dir``, in
+    run-id order, from the directory's index (files new or changed since they were
+    indexed are read whole and checked; a damaged one is named in a
+    CorruptRunWarning and left out)."""
+    from . import store_index
+
+    return {rid: entry.record for rid, entry in store_index.refresh(results_dir).items()}
+
+
 def stored_ids(results_dir: str | os.PathLike, *, statuses: Iterable[str] | None = None) -> set[str]:
     """Run ids already stored in ``results_dir`` (optionally only with given statuses)."""
     directory = Path(results_dir)

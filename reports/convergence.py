@@ -17,6 +17,7 @@ from matplotlib.ticker import EngFormatter, MaxNLocator
 
 from optbench import statistics
 
+from .selection import best_labels
 from .style import (
     Palette,
     facets,
@@ -38,6 +39,11 @@ SUBOPT_FLOOR = 1e-16
 #: Abscissae drawn on a log axis: their ranges differ by orders of magnitude between
 #: methods (a Newton step costs a Hessian, an L-BFGS run ends in milliseconds).
 LOG_X = ("cost", "n_grad", "time")
+
+#: Optimizer configurations per figure at most: beyond it, the best are drawn
+#: (:func:`reports.selection.best_labels`) and each panel says how many of how many.
+#: Above the 15 of the built-in quick suite, so its figures show every configuration.
+MAX_CURVES = 16
 
 #: Axis labels of the abscissae.
 X_LABELS = {
@@ -117,6 +123,7 @@ def convergence_figure(
     palette: Palette | None = None,
     n_points: int = 60,
     ncols: int = 3,
+    max_curves: int | None = MAX_CURVES,
 ) -> Figure | None:
     """Median and interquartile band over seeds of each optimizer, per problem.
 
@@ -128,6 +135,10 @@ def convergence_figure(
             panel per problem_label, wrapped in ``ncols`` columns.
         palette: the report's palette (default: one built from these labels).
         n_points: grid points of each resampled curve.
+        max_curves: at most this many optimizer configurations (None: all); with
+            more, the same best ones are drawn in every panel
+            (:func:`reports.selection.best_labels` over all the problems of ``data``),
+            each panel says how many of how many and the legend lists those drawn.
 
     The ordinate is the suboptimality ``f - f*`` on a log axis (values below
     :data:`SUBOPT_FLOOR` drawn at it) where the problem's optimum is known, else the
@@ -143,8 +154,12 @@ def convergence_figure(
     single = isinstance(xs, str)
     xs = [xs] if single else list(xs)
     problems = natural_sorted(data["problem_label"].unique())
+    palette = palette_for(sorted(data["optimizer_label"].unique()), palette)
+    totals = data.groupby("problem_label")["optimizer_label"].nunique()
+    if max_curves is not None and data["optimizer_label"].nunique() > max_curves:
+        data = data[data["optimizer_label"].isin(best_labels(data, max_curves))]
     labels = sorted(data["optimizer_label"].unique())
-    palette = palette_for(labels, palette)
+    by_problem = dict(tuple(data.groupby("problem_label", sort=False)))
     with theme():
         if single:
             fig, axes = facets(len(problems), ncols, legend_width=legend_width(labels))
@@ -154,7 +169,7 @@ def convergence_figure(
             cells = [(axes[r * len(xs) + c], p, x) for r, p in enumerate(problems)
                      for c, x in enumerate(xs)]
         for ax, problem, x in cells:
-            rows = data[data["problem_label"] == problem]
+            rows = by_problem.get(problem, data.iloc[0:0])  # none drawn: "no data"
             y = y_column(rows)
             xcol = _x_column(rows, x)
             log_x = xcol in LOG_X
@@ -166,6 +181,9 @@ def convergence_figure(
                 notes = _panel(ax, stats, y, palette, log_x)
                 if notes and first_column:
                     note(ax, "X diverged\n" + "\n".join(notes), loc="lower left", color="#a00")
+            drawn = rows["optimizer_label"].nunique()
+            if first_column and drawn < totals[problem]:
+                note(ax, f"{drawn} of {totals[problem]} configurations", loc="upper right")
             ax.set_xlabel(X_LABELS.get(xcol, xcol) + (" (log)" if log_x else ""))
             if log_x:
                 log_scale(ax, "x")

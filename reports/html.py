@@ -54,7 +54,7 @@ from optbench import store
 from optbench.claims import FAILS, HOLDS, INCONCLUSIVE
 
 from . import claims as claim_pages
-from .convergence import SUBOPT_FLOOR, convergence_figure
+from .convergence import MAX_CURVES, SUBOPT_FLOOR, convergence_figure
 from .nets import (
     UPDATE_RATIO_REFERENCE,
     accuracy_figure,
@@ -69,7 +69,7 @@ from .schedules import schedules_figure
 from .sensitivity import ROLE, search_rows, sensitivity_figure, sensitivity_table
 from .style import Palette, natural_sorted
 from .summary import DEFAULT_TARGET
-from .trajectories import drawn_runs, trajectories_figure, trajectory_problems
+from .trajectories import MAX_PANELS, drawn_runs, trajectories_figure, trajectory_problems
 
 #: Resolution of the embedded PNG figures.
 DPI = 100
@@ -80,6 +80,15 @@ MAX_ROWS_OF_CURVES = 3
 #: A family with more instances than this (the CUTEst suite's 200+) is summarised in one
 #: table per optimizer, not drawn and ranked instance by instance.
 MAX_INSTANCES_DRAWN = 24
+
+#: More failed or diverged runs than this are listed one row per configuration, not per run.
+MAX_LISTED_RUNS = 50
+
+#: A longer table shows this many rows and folds the others (a ``<details>`` block).
+MAX_TABLE_ROWS = 50
+
+#: A ranking table shows this many optimizer configurations and folds the others.
+MAX_RANKED_ROWS = 20
 
 #: The folder of the page's templates (package data: ``templates/*.j2``).
 TEMPLATES = Path(__file__).with_name("templates")
@@ -263,39 +272,10 @@ def _overview(results: Results, command: str) -> _Section:
 
     failed = runs[runs["status"] == "error"]
     sec.sub("failed", f"Failed runs ({len(failed)})")
-    if failed.empty:
-        sec.add(_p("No run failed."))
-    else:
-        tracebacks = {rec.get("run_id"): rec.get("traceback") for rec in results.records}
-        rows = []
-        for _, r in failed.iterrows():
-            detail = tracebacks.get(r["run_id"])
-            message: list[Inline] = [{"tag": "span", "text": str(r.get("error") or "unknown error")}]
-            if detail:
-                message.append({"tag": "details", "summary": "traceback", "text": str(detail)})
-            rows.append([r["problem_label"], r["optimizer_label"], r["seed"], message,
-                         [_code(r["run_id"])]])
-        sec.add(_table(["problem", "optimizer", "seed", "error", "run"], rows, left=(0, 1),
-                       classes={3: "err"}))
-
+    sec.add(*_failed_blocks(failed, results) if len(failed) else [_p("No run failed.")])
     diverged = runs[runs["status"] == "diverged"]
     sec.sub("diverged", f"Diverged runs ({len(diverged)})")
-    if diverged.empty:
-        sec.add(_p("No run diverged."))
-    else:
-        sec.add(_p("A run diverges when its loss or gradient becomes non-finite or grows far "
-                   "beyond its start; its trace stops there and it counts as +\N{INFINITY} in every "
-                   "statistic."))
-        by_id = {rec.get("run_id"): rec for rec in results.records}
-        rows = []
-        for _, r in diverged.iterrows():
-            record = by_id.get(r["run_id"], {})
-            step = record.get("diverged_at", r.get("steps_taken"))
-            rows.append([r["problem_label"], r["optimizer_label"], r["seed"],
-                         "" if step is None or pd.isna(step) else int(step),
-                         record.get("diverged_because") or "", r["run_id"]])
-        sec.add(_table(["problem", "optimizer", "seed", "diverged at step", "why", "run"], rows,
-                       left=(0, 1, 4)))
+    sec.add(*_diverged_blocks(diverged, results) if len(diverged) else [_p("No run diverged.")])
     if results.skipped:
         sec.sub("unreadable", f"Unreadable run files ({len(results.skipped)})")
         sec.add(_p("These files in the results directory could not be read and are left out of "
@@ -307,6 +287,121 @@ def _overview(results: Results, command: str) -> _Section:
     sec.sub("environment", "Environment")
     sec.add(*_environment(results))
     return sec
+
+
+# --------------------------------------------------------------------------- long lists
+#
+# A study of thousands of runs must not become thousands of table rows: a list of
+# failed or diverged runs longer than MAX_LISTED_RUNS becomes one row per optimizer
+# configuration, and a table longer than its limit shows its first rows and folds the
+# others into a <details> block, saying how many it holds.
+
+
+def _long_table(header: list[str], rows: list[list[Any]], shown: int, what: str,
+                **kwargs: Any) -> list[Block]:
+    """The first ``shown`` rows as a table; the others folded below it, in a details
+    block titled with their number and ``what`` they are (a plural noun)."""
+    if len(rows) <= shown:
+        return [_table(header, rows, **kwargs)]
+    rest = rows[shown:]
+    return [_table(header, rows[:shown], **kwargs),
+            {"kind": "details", "summary": f"show the other {len(rest)} {what}",
+             "blocks": [_table(header, rest, **kwargs)]}]
+
+
+def _seed_ranges(seeds: Iterable[Any]) -> str:
+    """``0–3, 7, 9–10``: the distinct seeds, consecutive ones joined."""
+    spans: list[list[int]] = []
+    for value in sorted({int(s) for s in seeds}):
+        if spans and value == spans[-1][1] + 1:
+            spans[-1][1] = value
+        else:
+            spans.append([value, value])
+    return ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in spans)
+
+
+def _config_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` sorted by problem_label (natural order), then optimizer_label."""
+    rank = {p: i for i, p in enumerate(natural_sorted(frame["problem_label"].unique()))}
+    return frame.assign(_p=frame["problem_label"].map(rank)).sort_values(
+        ["_p", "optimizer_label"], kind="stable").drop(columns="_p")
+
+
+def _summed_up(n_runs: int, what: str, n_configs: int) -> Block:
+    return _p(f"{n_runs} runs {what}, in {_plural(n_configs, 'configuration')} (problem "
+              f"× optimizer): more than {MAX_LISTED_RUNS}, so each "
+              "configuration is one row, not each run. ", _code("optbench.store.runs(DIR)"),
+              " lists every run with its status and run id.", cls="meta")
+
+
+def _failed_blocks(failed: pd.DataFrame, results: Results) -> list[Block]:
+    """The failed runs, one row each, or one row per configuration and error message."""
+    tracebacks = {rec.get("run_id"): rec.get("traceback") for rec in results.records}
+
+    def message(error: Any, run_id: Any) -> list[Inline]:
+        spans: list[Inline] = [{"tag": "span", "text": str(error or "unknown error")}]
+        if tracebacks.get(run_id):
+            spans.append({"tag": "details", "summary": "traceback",
+                          "text": str(tracebacks[run_id])})
+        return spans
+
+    if len(failed) <= MAX_LISTED_RUNS:
+        rows = [[r["problem_label"], r["optimizer_label"], r["seed"],
+                 message(r.get("error"), r["run_id"]), [_code(r["run_id"])]]
+                for _, r in failed.iterrows()]
+        return [_table(["problem", "optimizer", "seed", "error", "run"], rows, left=(0, 1),
+                       classes={3: "err"})]
+    frame = _config_order(failed.assign(error=failed["error"].fillna("unknown error")))
+    groups = frame.groupby(["problem_label", "optimizer_label", "error"], sort=False)
+    rows = [[p, o, str(len(g)), _seed_ranges(g["seed"]), message(e, g["run_id"].iloc[0]),
+             [_code(g["run_id"].iloc[0])]] for (p, o, e), g in groups]
+    return [_summed_up(len(failed), "failed", frame.groupby(["problem_label", "optimizer_label"]).ngroups),
+            *_long_table(["problem", "optimizer", "runs", "seeds", "error (traceback of the "
+                          "first run)", "first run"], rows, MAX_TABLE_ROWS, "configurations",
+                         left=(0, 1, 3), classes={4: "err"})]
+
+
+def _diverged_blocks(diverged: pd.DataFrame, results: Results) -> list[Block]:
+    """The diverged runs, one row each, or one row per configuration."""
+    by_id = {rec.get("run_id"): rec for rec in results.records}
+    records = [by_id.get(rid, {}) for rid in diverged["run_id"]]
+    steps = [rec.get("diverged_at", taken) for rec, taken in
+             zip(records, diverged.get("steps_taken", pd.Series(None, index=diverged.index)))]
+    frame = diverged.assign(at=[np.nan if s is None or pd.isna(s) else float(s) for s in steps],
+                            why=[rec.get("diverged_because") or "" for rec in records])
+    intro = _p("A run diverges when its loss or gradient becomes non-finite or grows far "
+               "beyond its start; its trace stops there and it counts as +∞ in every "
+               "statistic.")
+    if len(frame) <= MAX_LISTED_RUNS:
+        rows = [[r.problem_label, r.optimizer_label, r.seed,
+                 "" if np.isnan(r.at) else int(r.at), r.why, r.run_id] for r in frame.itertuples()]
+        return [intro, _table(["problem", "optimizer", "seed", "diverged at step", "why", "run"],
+                              rows, left=(0, 1, 4))]
+    sizes = results.runs.groupby(["problem_label", "optimizer_label"]).size()
+    groups = _config_order(frame).groupby(["problem_label", "optimizer_label"], sort=False)
+    rows = [[p, o, f"{len(g)}/{int(sizes.get((p, o), len(g)))}", _seed_ranges(g["seed"]),
+             _steps_text(g["at"]), _reasons_text(g["why"])] for (p, o), g in groups]
+    return [intro, _summed_up(len(frame), "diverged", len(rows)),
+            *_long_table(["problem", "optimizer", "diverged/runs", "seeds",
+                          "diverged at step (median, range)", "why (most frequent)"], rows,
+                         MAX_TABLE_ROWS, "configurations", left=(0, 1, 3, 5))]
+
+
+def _steps_text(steps: pd.Series) -> str:
+    steps = steps.dropna()
+    if steps.empty:
+        return ""
+    low, high = int(steps.min()), int(steps.max())
+    median = f"{steps.median():g}"
+    return median if low == high else f"{median} ({low}–{high})"
+
+
+def _reasons_text(reasons: pd.Series) -> str:
+    counts = reasons[reasons != ""].value_counts()
+    if counts.empty:
+        return ""
+    more = f" (and {_plural(len(counts) - 1, 'other reason')})" if len(counts) > 1 else ""
+    return f"{counts.index[0]}{more}"
 
 
 def _counted(counter: Counter) -> str:
@@ -427,12 +522,20 @@ _CONVERGENCE = (
 )
 
 
-def _convergence_caption(rows_layout: bool) -> str:
+def _convergence_caption(rows_layout: bool, n_labels: int = 0) -> str:
+    """The caption; ``n_labels``: the number of optimizer configurations in the figure."""
     axes = ("Left to right: against steps, gradient evaluations (cost in gradient-equivalents: a "
             "loss 0.5, a Hessian dim) and seconds of the method's own work." if rows_layout else
             "Against gradient evaluations (cost in gradient-equivalents: a loss 0.5, a Hessian dim), "
             "one panel per problem.")
-    return _CONVERGENCE.format(floor=SUBOPT_FLOOR, axes=axes)
+    text = _CONVERGENCE.format(floor=SUBOPT_FLOOR, axes=axes)
+    if n_labels > MAX_CURVES:
+        text += (f" Too many optimizer configurations to tell apart ({n_labels}), "
+                 f"so every panel draws the same {MAX_CURVES}: the best configuration of each "
+                 "optimizer, then the next best, ranked by the median final value over seeds "
+                 "(mean rank over the problems); each panel says how many of how many, and the "
+                 "rankings list them all.")
+    return text
 
 
 def _trajectory_caption(rows: pd.DataFrame) -> str:
@@ -441,12 +544,16 @@ def _trajectory_caption(rows: pd.DataFrame) -> str:
             "minimiser where known. Look at the shape of the path: plain SGD zig-zags across a "
             "narrow valley (or crawls along it) where momentum and Adam follow its floor; a "
             "path that leaves the window diverged.")
-    gaps = [int(np.diff(run["step"].to_numpy()).min()) for run in drawn_runs(rows).values()
-            if len(run) > 1]
+    runs = drawn_runs(rows)
+    gaps = [int(np.diff(run["step"].to_numpy()).min()) for run in runs.values() if len(run) > 1]
     every = max(gaps, default=1)
     if every > 1:
         text += (f" Some paths were recorded only every {every} steps, so they join every "
                  f"{every}th iterate and may hide a zig-zag; record_every = 1 shows each step.")
+    if len(runs) > MAX_PANELS:
+        text += (f" Of the {len(runs)} optimizer configurations, {MAX_PANELS} get a panel: the "
+                 "best configuration of each optimizer, then the next best, by median final "
+                 "value over seeds (the title says so); the rankings list them all.")
     return text
 
 
@@ -497,7 +604,11 @@ def _ranking(table: pd.DataFrame, target: float) -> list[Block]:
                f"the median. \N{LEFT DOUBLE QUOTATION MARK}Reached\N{RIGHT DOUBLE QUOTATION MARK}: "
                f"runs whose gap, {gap}, fell to {target:g}; cost (gradient-equivalents) and "
                "seconds to target are medians over those runs.")
-    return [_table(header, rows, left=(1,)), _p(caption, cls="meta")]
+    if len(rows) > MAX_RANKED_ROWS:
+        caption += (f" Only the first {MAX_RANKED_ROWS} of {len(rows)} optimizer configurations "
+                    "are shown; the others are folded below the table.")
+    return [*_long_table(header, rows, MAX_RANKED_ROWS, "optimizer configurations", left=(1,)),
+            _p(caption, cls="meta")]
 
 
 def _family_section(family: str, rows: pd.DataFrame, results: Results, palette: Palette,
@@ -516,16 +627,18 @@ def _family_section(family: str, rows: pd.DataFrame, results: Results, palette: 
     xs = ("step", "cost", "time") if rows_layout else "cost"
     sec.sub(f"family-{index}-convergence", "Convergence")
     sec.add(_figure(lambda: convergence_figure(rows, xs, palette=palette),
-                    _convergence_caption(rows_layout), f"convergence on {family}"))
+                    _convergence_caption(rows_layout, rows["optimizer_label"].nunique()),
+                    f"convergence on {family}"))
 
     two_d = trajectory_problems(rows)
     if two_d:
         sec.sub(f"family-{index}-trajectories", "Trajectories")
         params = results.problem_params()
+        by_problem = dict(tuple(rows[rows["problem_label"].isin(two_d)].groupby("problem_label")))
         for label in two_d:
-            sub = rows[rows["problem_label"] == label]
-            sec.add(_figure(lambda label=label: trajectories_figure(rows, label, palette=palette,
-                                                                    problem_params=params),
+            sub = by_problem[label]
+            sec.add(_figure(lambda label=label, sub=sub: trajectories_figure(
+                                sub, label, palette=palette, problem_params=params),
                             _trajectory_caption(sub), f"trajectories on {label}"))
 
     if not net_rows(rows).empty:

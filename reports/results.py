@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
 
 from optbench import store
 
@@ -82,12 +81,10 @@ def read_results(results_dir: str | os.PathLike) -> Results:
     listed = set(runs.get("file", []))
     skipped = [f"{path.name}: {_reason(path.name, reasons)}"  # files the store left out
                for path in store.run_files(directory) if path.name not in listed]
-    records = []
-    for name in runs.get("file", []):
-        try:
-            records.append(store.read_meta(directory / name))
-        except (OSError, ValueError, pa.ArrowException):
-            records.append({})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", store.CorruptRunWarning)  # reported above, with the runs
+        by_id = store.records(directory)
+    records = [by_id.get(Path(name).stem, {}) for name in runs.get("file", [])]
     return Results(data=data, runs=runs, records=records, ensembles=load_ensembles(directory),
                    directory=directory, skipped=skipped)
 

@@ -20,7 +20,8 @@ def scheduled_runs(data: pd.DataFrame) -> pd.DataFrame:
         return data.iloc[0:0] if data is not None else pd.DataFrame()
     lr = pd.Series(data["lr"].to_numpy(dtype=float), index=data.index)
     lr = lr.where(np.isfinite(lr))
-    spread = lr.groupby(data["run_id"]).agg(lambda v: v.max() - v.min() if v.notna().any() else 0.0)
+    by_run = lr.groupby(data["run_id"])
+    spread = (by_run.max() - by_run.min()).fillna(0.0)  # 0 for a run without a finite rate
     scale = lr.abs().groupby(data["run_id"]).max().fillna(0.0)
     varying = spread.index[(spread > 1e-12 * scale) & (spread > 0)]
     return data[data["run_id"].isin(varying)]

@@ -23,6 +23,7 @@ from matplotlib.lines import Line2D
 
 import problems
 
+from .selection import best_labels
 from .style import (
     Palette,
     bottom_legend,
@@ -38,6 +39,11 @@ from .style import (
 #: Contour levels per map.
 N_LEVELS = 14
 
+#: Panels (optimizer configurations) per figure at most: beyond it, the best are
+#: drawn (:func:`reports.selection.best_labels`) and the title says how many of how many.
+#: Above the 15 of the built-in quick suite, so its figures show every configuration.
+MAX_PANELS = 16
+
 
 def trajectory_problems(data: pd.DataFrame) -> list[str]:
     """The problem_labels (naturally sorted) whose traces carry a 2-D iterate (``x_0``, ``x_1``)."""
@@ -52,28 +58,33 @@ def drawn_runs(rows: pd.DataFrame, seed: int | None = None) -> dict[str, pd.Data
 
     With ``seed`` None, the seed most optimizers ran with (the smallest among ties);
     an optimizer without it gets its own smallest seed.  One run per label (the
-    first by run_id when several share the seed).
+    first by run_id when several share the seed).  Labels in sorted order.
     """
     rows = rows[rows["x_0"].notna() & rows["x_1"].notna()] if len(rows) else rows
     if rows.empty:
         return {}
+    runs = rows[["optimizer_label", "seed", "run_id"]].drop_duplicates("run_id")
     if seed is None:
-        per_seed = rows.groupby("seed")["optimizer_label"].nunique()
+        per_seed = runs.groupby("seed")["optimizer_label"].nunique()
         common = int(per_seed[per_seed == per_seed.max()].index.min())
-    out = {}
-    for label, group in rows.groupby("optimizer_label", sort=True):
-        if seed is not None:
-            chosen = seed
-        elif (group["seed"] == common).any():
-            chosen = common
-        else:
-            chosen = int(group["seed"].min())
-        run = group[group["seed"] == chosen]
-        if run.empty:
-            continue
-        first = sorted(run["run_id"].unique())[0]
-        out[label] = run[run["run_id"] == first]
-    return out
+        has_common = runs["seed"].eq(common).groupby(runs["optimizer_label"]).transform("any")
+        smallest = runs.groupby("optimizer_label")["seed"].transform("min")
+        chosen = np.where(has_common, common, smallest)
+    else:
+        chosen = seed
+    picked = (runs[runs["seed"].to_numpy() == chosen]
+              .sort_values("run_id", kind="stable").drop_duplicates("optimizer_label"))
+    selected = rows[rows["run_id"].isin(picked["run_id"])]
+    return {str(label): run for label, run in selected.groupby("optimizer_label", sort=True)}
+
+
+def shown_labels(rows: pd.DataFrame, runs: Mapping[str, pd.DataFrame],
+                 max_panels: int | None = MAX_PANELS) -> list[str]:
+    """The labels of ``runs`` (:func:`drawn_runs` of one problem's ``rows``) that get a
+    panel: all of them up to ``max_panels`` (None: no limit), else the best ones."""
+    if max_panels is None or len(runs) <= max_panels:
+        return list(runs)
+    return best_labels(rows[rows["optimizer_label"].isin(list(runs))], max_panels)
 
 
 def params_from_columns(rows: pd.DataFrame) -> dict[str, Any]:
@@ -183,6 +194,7 @@ def trajectories_figure(
     problem_params: Mapping[str, Mapping[str, Any]] | None = None,
     ncols: int = 4,
     grid_points: int = 90,
+    max_panels: int | None = MAX_PANELS,
 ) -> Figure | None:
     """One panel per optimizer: its iterates (one seed) over the loss's contour map.
 
@@ -197,6 +209,9 @@ def trajectories_figure(
             (the stored specs'); default: read back from the ``problem.<name>``
             columns (:func:`params_from_columns`).
         grid_points: grid resolution of the contour map per axis.
+        max_panels: at most this many panels (None: one per optimizer_label); with
+            more labels, the best are drawn (:func:`shown_labels`) and the title says
+            how many of how many.
 
     Contour lines are log-spaced levels of ``f - min f`` over the window, which
     holds every run that did not diverge; a diverged path leaves the window.  A
@@ -213,8 +228,10 @@ def trajectories_figure(
     if problem_label not in labels_2d:
         return None
     rows = data[data["problem_label"] == problem_label]
+    runs = drawn_runs(rows, seed)
     paths = []
-    for label, run in drawn_runs(rows, seed).items():
+    for label in shown_labels(rows, runs, max_panels):
+        run = runs[label]
         paths.append((label, run["x_0"].to_numpy(dtype=float), run["x_1"].to_numpy(dtype=float),
                       str(run["status"].iloc[0]), int(run["step"].iloc[-1]), int(run["seed"].iloc[0])))
     if not paths:
@@ -278,7 +295,9 @@ def trajectories_figure(
             if ax.get_subplotspec().is_first_col():
                 ax.set_ylabel("x_1")
         seeds = sorted({p[5] for p in paths})
-        suptitle(fig, f"{wrap(problem_label, 90)}   (seed {', '.join(map(str, seeds))})")
+        capped = (f"; {len(paths)} of {len(runs)} optimizer configurations, the best by median "
+                  "final value" if len(paths) < len(runs) else "")
+        suptitle(fig, f"{wrap(problem_label, 90)}   (seed {', '.join(map(str, seeds))}{capped})")
         handles = [
             Line2D([], [], linestyle="none", marker="o", markerfacecolor="white",
                    markeredgecolor="black", label="start"),
