@@ -9,6 +9,7 @@ the method's own work (the step, including drawing its minibatch) with
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 import time
@@ -178,17 +179,24 @@ def _check_gradient_shape(g: Any, x: np.ndarray, where: str) -> None:
 class RunResult:
     """What a run produced: ``trace`` (one row per recorded step), ``x``, ``status``, ``meta``.
 
-    ``x_avg`` is the averaged iterate of an averaged optimizer (else None);
-    ``snapshots`` maps each step asked for with ``run(..., snapshots=...)`` that the
-    run reached to a copy of the iterate after that step.
+    ``trace_columns`` holds the trace as numpy arrays by column name; ``trace`` is
+    the DataFrame of them, built when first asked for (a study stores the arrays
+    and never needs it: a DataFrame costs more than a 10-step run).  ``x_avg`` is
+    the averaged iterate of an averaged optimizer (else None); ``snapshots`` maps
+    each step asked for with ``run(..., snapshots=...)`` that the run reached to a
+    copy of the iterate after that step.
     """
 
-    trace: pd.DataFrame
+    trace_columns: dict[str, np.ndarray]
     x: np.ndarray
     status: str
     meta: dict[str, Any] = field(default_factory=dict)
     x_avg: np.ndarray | None = None
     snapshots: dict[int, np.ndarray] = field(default_factory=dict)
+
+    @functools.cached_property
+    def trace(self) -> pd.DataFrame:
+        return pd.DataFrame(self.trace_columns, copy=False)
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
@@ -268,9 +276,10 @@ class _Recorder:
             self.extra.append(extra)
         return loss, grad_norm
 
-    def frame(self) -> pd.DataFrame:
-        """The rows as a DataFrame, built column by column from numpy arrays (~0.2 ms;
-        ``DataFrame.from_records`` plus casts took ~4 ms, most of a short run)."""
+    def columns(self) -> dict[str, np.ndarray]:
+        """The rows as numpy arrays by column name (a DataFrame is built from them
+        when asked for: ``DataFrame.from_records`` plus casts took ~4 ms, most of a
+        short run)."""
         columns: dict[str, np.ndarray] = {}
         for name, values in zip(TRACE_COLUMNS, zip(*self.rows)):
             columns[name] = np.array(values, dtype=np.int64 if name in _INT_COLUMNS else np.float64)
@@ -282,7 +291,7 @@ class _Recorder:
             for name in names:
                 columns[name] = np.array([row.get(name, math.nan) for row in self.extra],
                                          dtype=np.float64)
-        return pd.DataFrame(columns, copy=False)
+        return columns
 
 
 def run(
@@ -437,7 +446,7 @@ def run(
             x, status, taken, solver = _run_whole(
                 optimizer, x, steps, schedule, counter, recorder, verdict
             )
-    trace = recorder.frame()
+    trace = recorder.columns()
     if status == "diverged":
         _, loss, _, grad_norm = recorder.rows[-1][:4]
         reason = ("the loss is not finite" if not math.isfinite(loss)
@@ -463,7 +472,7 @@ def run(
     x_avg = None
     if stepwise and getattr(optimizer, "average", None) is not None:
         x_avg = np.array(optimizer.average(state), dtype=x.dtype, copy=True)
-    return RunResult(trace=trace, x=x, status=status, meta=meta, x_avg=x_avg, snapshots=kept)
+    return RunResult(trace_columns=trace, x=x, status=status, meta=meta, x_avg=x_avg, snapshots=kept)
 
 
 def _run_stepwise(problem, optimizer, state, x, steps, schedule, rng, counter, recorder,

@@ -114,7 +114,7 @@ def _execute(spec: RunSpec, plugins: tuple[str, ...]) -> tuple[Any, str, dict[st
     try:
         import_plugins(plugins)
         result = execute(spec)
-        trace, status, meta = result.trace, result.status, dict(result.meta)
+        trace, status, meta = pa.table(result.trace_columns), result.status, dict(result.meta)
         meta["code"] = fingerprint(spec)
     except Exception as exc:  # a failing run is a result too; the study goes on
         trace, status, meta = _error_record(f"{type(exc).__name__}: {exc}", traceback.format_exc())
