@@ -1,7 +1,8 @@
 """The ``optbench`` command line.
 
 Exit codes: 0 success; 1 a run or a check failed; 2 bad usage or bad input (one
-line on stderr, no traceback); 130 interrupted.
+line on stderr, no traceback); 3 the disk could not take the results (full, over
+quota, an I/O error); 130 interrupted; 143 terminated.
 """
 
 from __future__ import annotations
@@ -140,7 +141,7 @@ def _list_cutest(max_dim: int | None, classification: str | None) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from reports import build_report, format_summary, summary_table
+    from reports import format_summary, summary_table  # light: no matplotlib until a report
 
     from .store import load
     from .study import import_plugins, plan, pool_context, run_study
@@ -171,7 +172,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         outcomes = run_study(suite.specs, out, jobs=args.jobs, executor=args.executor,
                              progress=progress, scheduler=args.scheduler,
-                             plugins=tuple(args.plugin))
+                             plugins=tuple(args.plugin), planned=found)
         # this suite's runs only, in the suite's order (problems, then optimizers)
         order = {spec.run_id(): i for i, spec in enumerate(suite.specs)}
         errors = [o for o in outcomes if o.status == "error"]
@@ -183,6 +184,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not tuning and found.stale:
         sys.stdout.write(f"\n{found.describe_stale()} (stored by other code)\n")
     if not args.no_report:
+        from reports import build_report
+
         report = build_report(out, out / "report.html", title=f"optbench: {suite.name}",
                               command=f"optbench report {shlex.quote(str(out))}")
         sys.stdout.write(f"\nresults: {out}\nreport:  {report}\n")
@@ -472,8 +475,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="optbench",
         description="Benchmark optimizers on standard problems, reproducibly.",
-        epilog="Exit codes: 0 ok, 1 a run or check failed, 2 bad usage or input, 130 interrupted "
-        "(Ctrl-C), 143 terminated (SIGTERM); finished runs are kept either way.",
+        epilog="Exit codes: 0 ok, 1 a run or check failed, 2 bad usage or input, 3 the disk could not "
+        "take the results (full, quota, I/O error), 130 interrupted (Ctrl-C), 143 terminated "
+        "(SIGTERM); finished runs are kept in every case.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     p = sub.add_parser(

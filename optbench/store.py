@@ -299,10 +299,15 @@ def remove_stale_temporaries(results_dir: str | os.PathLike, run_ids: Iterable[s
     return removed
 
 
+def _check_directory(results_dir: str | os.PathLike) -> None:
+    if not Path(results_dir).is_dir():
+        raise FileNotFoundError(f"results directory not found: {results_dir}")
+
+
 def run_files(results_dir: str | os.PathLike) -> list[Path]:
+    """The run files of ``results_dir``, sorted by name (FileNotFoundError if it is missing)."""
+    _check_directory(results_dir)
     directory = Path(results_dir)
-    if not directory.is_dir():
-        raise FileNotFoundError(f"results directory not found: {directory}")
     return sorted(p for p in directory.glob(f"*{SUFFIX}") if not p.name.startswith("."))
 
 
@@ -389,7 +394,7 @@ def runs(results_dir: str | os.PathLike) -> pd.DataFrame:
     """
     from . import store_index
 
-    run_files(results_dir)  # FileNotFoundError naming a missing directory
+    _check_directory(results_dir)
     rows = []
     for rid, entry in store_index.refresh(results_dir).items():
         record = entry.record
@@ -422,7 +427,7 @@ def load(results_dir: str | os.PathLike) -> pd.DataFrame:
     """
     from . import store_index
 
-    run_files(results_dir)  # FileNotFoundError naming a missing directory
+    _check_directory(results_dir)
     directory = Path(results_dir)
     read: dict[str, pa.Table] = {}
     entries = store_index.refresh(directory, read=read)

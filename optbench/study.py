@@ -261,6 +261,7 @@ def run_study(
     tags: Mapping[str, dict[str, Any]] | None = None,
     scheduler: str | None = None,
     plugins: Iterable[str] = (),
+    planned: Plan | None = None,
 ) -> list[Outcome]:
     """Run every spec not yet stored in ``results_dir``; returns one Outcome per spec.
 
@@ -278,6 +279,9 @@ def run_study(
     plugins
         Modules every worker imports first (user problems and optimizers register
         themselves there); nothing else is ever imported by name.
+    planned
+        What :func:`plan` said of these ``specs`` and ``results_dir`` just before (a
+        caller that showed it), so that it is not worked out twice.
 
     Raises OSError naming the directory, before any run, when results cannot be
     written there.
@@ -297,7 +301,8 @@ def run_study(
     if executor == "process" and jobs > 1 and len(specs) > 1:
         # started now, the fork server imports while the stored runs are listed
         context = pool_context(plugins)
-    todo, skipped = pending(specs, out)
+    found = planned if planned is not None else plan(specs, out)
+    todo, skipped = found.todo, found.skipped
     remove_stale_temporaries(out, [s.run_id() for s in todo])
     outcomes = [
         Outcome(s.run_id(), s.problem_label, s.optimizer_label, s.seed, "skipped") for s in skipped

@@ -8,23 +8,39 @@ same optimizer label has the same colour in every figure of a report
 (:class:`Palette`).  Nothing here runs an optimizer.
 """
 
-from .convergence import convergence_figure
-from .html import build_report, render_report, report_html, write_report
-from .nets import (
-    accuracy_figure,
-    activation_histograms_figure,
-    ensembles_figure,
-    load_ensembles,
-    update_ratio_figure,
-)
-from .profiles import profiles_figure, ranking_table
-from .results import Results, read_results
-from .schedules import schedules_figure
-from .scorecard import write_scorecard
-from .sensitivity import sensitivity_figure, sensitivity_table
-from .style import Palette
-from .summary import format_summary, summary_table
-from .trajectories import trajectories_figure, trajectory_problems
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+#: Where each public name lives.  Modules are imported when a name is first used, so
+#: that ``optbench run`` can print its summary table without loading matplotlib.
+_HOME = {
+    "convergence_figure": "convergence",
+    "build_report": "html", "render_report": "html", "report_html": "html", "write_report": "html",
+    "accuracy_figure": "nets", "activation_histograms_figure": "nets", "ensembles_figure": "nets",
+    "load_ensembles": "nets", "update_ratio_figure": "nets",
+    "profiles_figure": "profiles", "ranking_table": "profiles",
+    "Results": "results", "read_results": "results",
+    "schedules_figure": "schedules",
+    "write_scorecard": "scorecard",
+    "sensitivity_figure": "sensitivity", "sensitivity_table": "sensitivity",
+    "Palette": "style",
+    "format_summary": "summary", "summary_table": "summary",
+    "trajectories_figure": "trajectories", "trajectory_problems": "trajectories",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        return getattr(import_module(f".{_HOME[name]}", __name__), name)
+    if (Path(__file__).parent / f"{name}.py").is_file():  # a submodule: reports.html
+        return import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "Palette",
