@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""The speed goals of issue 8, side by side in one run: ours against a reference.
+"""The speed goals, side by side in one run: ours against a reference.
 
 Run from the repository root::
 
@@ -252,7 +252,7 @@ def cpu_name() -> str:
 
 
 def print_machine(torch: Any, quick: bool) -> None:
-    print("== optbench peers: issue 8's speed goals, side by side in one run"
+    print("== optbench peers: the speed goals, side by side in one run"
           f"{' (--quick)' if quick else ''} ==")
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
     print(f"machine: {platform.machine()} {cpu_name()}, {os.cpu_count()} logical CPUs "
@@ -975,7 +975,7 @@ def measure_cutest(quick: bool) -> list[Row]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.peers",
-        description="Issue 8's speed goals: ours against a reference, in one run.")
+        description="The speed goals: ours against a reference, in one run.")
     parser.add_argument("--quick", action="store_true",
                         help="CI smoke: goal 1 at n=1e6 only, fewer repeats, no study "
                              "(well under a minute)")

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""The store at scale (issue 17): a study of many tiny runs, resumed, loaded and reported.
+"""The store at scale: a study of many tiny runs, resumed, loaded and reported.
 
 Run from the repository root::
 

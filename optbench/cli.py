@@ -24,6 +24,7 @@ from typing import Iterator, NoReturn, Sequence
 import optimizers
 import problems
 
+from . import __version__
 from .cli_score import add_executor_options, add_score_parser, path_text, verify_baselines
 from .progress import Progress
 from .suites import MAX_RUNS, SuiteError, builtin_names, load_suite, validate
@@ -479,6 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
         "take the results (full, quota, I/O error), 130 interrupted (Ctrl-C), 143 terminated "
         "(SIGTERM); finished runs are kept in every case.",
     )
+    parser.add_argument("--version", action="version", version=f"optbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     p = sub.add_parser(
         "list",
@@ -544,7 +546,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="list the claims (number, key, statement, experiment) and run nothing")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=cmd_claims)
-    p = sub.add_parser("report", help="write the HTML report of a results directory")
+    p = sub.add_parser(
+        "report", help="write the HTML report of a results directory",
+        description="Write one self-contained HTML page from the runs stored in "
+        "DIR: an overview (runs, failures, divergences, the environment), per problem the "
+        "convergence curves, performance and data profiles, rankings with bootstrap intervals, "
+        "trajectories of 2-D problems, tuning and schedules where the study has them, and the "
+        "lecture's claims where DIR holds their verdicts. No optimizer is run: the report is "
+        "drawn from the stored runs alone. Exit 2 when DIR is not a results directory.")
     p.add_argument("dir", metavar="DIR", help="results directory")
     p.add_argument("--out", type=path_text, metavar="FILE", help="output file (default DIR/report.html)")
     p.add_argument("--plugin", action="append", default=[], metavar="MODULE",

@@ -827,7 +827,7 @@ CLAIM_4 = Claim(
     statement=(
         "Slide: 'Nesterov Momentum: v_{t+1} = rho v_t - alpha grad f(x_t + rho v_t); x_{t+1} = x_t + "
         "v_{t+1}'; transcript (translated): a slight variation of momentum that steps along the "
-        "velocity first and evaluates the gradient there.  Issue 10's testable form: Nesterov "
+        "velocity first and evaluates the gradient there.  Testable form: Nesterov "
         "momentum converges at least as fast as plain momentum on convex quadratics."
     ),
     experiment=(

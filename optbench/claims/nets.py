@@ -722,8 +722,8 @@ BN_CLAIM = Claim(
     statement=(
         "Batch normalization: an extra layer in the network that makes the intermediate "
         "activations zero-mean and unit-variance, with the minibatch's mean and standard "
-        "deviation, followed by a learnable scale and shift (gamma, beta). As issue 10 states "
-        "the consequence: it makes a deep net trainable over a wider range of learning rates."
+        "deviation, followed by a learnable scale and shift (gamma, beta). The consequence to "
+        "test: it makes a deep net trainable over a wider range of learning rates."
     ),
     experiment=(
         "A relu net with three hidden layers of 32 units (He init) on a 3-arm spiral, with and "
