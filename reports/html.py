@@ -63,12 +63,12 @@ from .nets import (
     net_rows,
     update_ratio_figure,
 )
-from .profiles import PROFILE_TARGET, profiles_figure, ranking_table
+from .profiles import PROFILE_TARGET, profiles_figure
 from .results import Results, read_results, results_from_table
 from .schedules import schedules_figure
 from .sensitivity import ROLE, search_rows, sensitivity_figure, sensitivity_table
 from .style import Palette, natural_sorted
-from .summary import DEFAULT_TARGET
+from .summary import DEFAULT_TARGET, summary_cells, summary_notes, summary_table
 from .trajectories import MAX_PANELS, drawn_runs, trajectories_figure, trajectory_problems
 
 #: Resolution of the embedded PNG figures.
@@ -558,14 +558,16 @@ def _trajectory_caption(rows: pd.DataFrame) -> str:
 
 
 def _many_instances(table: pd.DataFrame, target: float) -> list[Block]:
-    """One row per optimizer over all instances of a large family: instances where it
-    reached ``target``, where it ranked first, its median rank, and diverged/error runs."""
-    n = table["problem_label"].nunique()
-    reached = table["success"].map(lambda s: int(str(s).split("/")[0]) > 0 if "/" in str(s) else False)
-    summary = (table.assign(reached=reached, first=table["rank"] == 1)
+    """One row per optimizer over all instances of a large family (rows of
+    :func:`summary_table`): instances where it reached ``target``, where it ranked
+    first, its median rank, and diverged/error runs."""
+    n = table["problem"].nunique()
+    reached = table["reached"].map(lambda s: int(str(s).split("/")[0]) > 0)
+    cost = table["cost_to_target"].where(np.isfinite(table["cost_to_target"]))
+    summary = (table.assign(reached=reached, first=table["rank"] == 1, cost=cost)
                .groupby("optimizer")
                .agg(reached=("reached", "sum"), first=("first", "sum"), rank=("rank", "median"),
-                    cost=("cost_to_target", "median"), diverged=("diverged", "sum"),
+                    cost=("cost", "median"), diverged=("diverged", "sum"),
                     errors=("errors", "sum"))
                .sort_values(["reached", "rank"], ascending=[False, True]))
     rows = [[name, f"{int(r['reached'])}/{n}", str(int(r["first"])), f"{r['rank']:g}",
@@ -577,33 +579,37 @@ def _many_instances(table: pd.DataFrame, target: float) -> list[Block]:
                "compare the optimizers and this table sums them up. An instance counts as "
                f"reached when at least one run's gap fell to {target:g}; ranks are per instance, "
                "by the median final value over seeds (ties share the better rank); the cost to "
-               "target (gradient-equivalents) is the median over the instances reached. Every "
-               "run's trace is in the results directory (optbench.load).")
+               "target (gradient-equivalents) is the median over the instances where the "
+               "median seed reached it. Every run's trace is in the results directory "
+               "(optbench.load).")
     return [_table(header, rows), _p(caption, cls="meta")]
 
 
 def _ranking(table: pd.DataFrame, target: float) -> list[Block]:
-    measure = table["measure"].iloc[0]
-    reference = table["reference"].dropna()
-    best_found = len(reference) and reference.iloc[0] == "best found"
-    name = "suboptimality" if measure == "subopt" else measure
+    """One problem's rows of :func:`summary_table`, ranked; the numbers `optbench run`
+    prints are the same cells (:func:`summary_cells`), so the two cannot disagree."""
+    table = table.sort_values(["rank", "optimizer"], kind="stable")
+    symbols = {"inf": "\N{INFINITY}", "missing": "\N{EN DASH}"}
+    cells = summary_cells(table, **symbols)
+    kind = table["final_is"].iloc[0]
+    name = "suboptimality" if kind == "subopt" else kind
+    averaged = (table["iterate"] == "averaged").any()
     rows = []
-    for _, r in table.iterrows():
+    for (_, r), (_, c) in zip(table.iterrows(), cells.iterrows()):
         rows.append([
-            str(int(r["rank"])), r["optimizer"], str(int(r["runs"])), _num(r["median"]),
-            _range(r["q25"], r["q75"]), _range(r["ci_low"], r["ci_high"]),
-            r["success"], _num(r["cost_to_target"]), _num(r["seconds_to_target"]),
-            str(int(r["diverged"])), str(int(r["errors"])),
+            str(int(r["rank"])), r["optimizer"], str(int(r["runs"])), c["final"],
+            _range(r["q25"], r["q75"]), _range(r["ci_low"], r["ci_high"]), c["reached"],
+            c["steps"], c["cost"], c["seconds"], c["time"], str(int(r["diverged"])),
+            str(int(r["errors"])), *([r["iterate"]] if averaged else []),
         ])
     header = ["rank", "optimizer", "runs", f"median final {name}", "IQR", "95% CI of median",
-              f"reached {target:g}", "cost to target", "seconds to target", "diverged", "errors"]
-    gap = ("the loss minus the best loss any run reached (the optimum is unknown)" if best_found
-           else "the suboptimality f \N{MINUS SIGN} f*")
-    caption = (f"Ranked by the median final {name} over seeds (a diverged run counts as "
-               f"\N{INFINITY}); IQR: its interquartile range; CI: a 95% bootstrap interval of "
-               f"the median. \N{LEFT DOUBLE QUOTATION MARK}Reached\N{RIGHT DOUBLE QUOTATION MARK}: "
-               f"runs whose gap, {gap}, fell to {target:g}; cost (gradient-equivalents) and "
-               "seconds to target are medians over those runs.")
+              f"reached {target:g}", f"steps to {target:g}", "cost to target",
+              "seconds to target", "median time [s]", "diverged", "errors",
+              *(["iterate"] if averaged else [])]
+    caption = (f"Ranked by the median final {name} over seeds; IQR: its interquartile range; "
+               "CI: a 95% bootstrap interval of the median. Cost (gradient-equivalents) and "
+               "seconds to target are counted like the steps. "
+               + " ".join(summary_notes(table, target, **symbols)))
     if len(rows) > MAX_RANKED_ROWS:
         caption += (f" Only the first {MAX_RANKED_ROWS} of {len(rows)} optimizer configurations "
                     "are shown; the others are folded below the table.")
@@ -621,7 +627,7 @@ def _family_section(family: str, rows: pd.DataFrame, results: Results, palette: 
                f"{_plural(n_runs, 'run')} with a trace."))
     if len(problems_) > MAX_INSTANCES_DRAWN:
         sec.sub(f"family-{index}-summary", "Summary over instances")
-        sec.add(*_many_instances(ranking[ranking["problem_label"].isin(problems_)], target))
+        sec.add(*_many_instances(ranking[ranking["problem"].isin(problems_)], target))
         return sec
     rows_layout = len(problems_) <= MAX_ROWS_OF_CURVES
     xs = ("step", "cost", "time") if rows_layout else "cost"
@@ -670,7 +676,7 @@ def _family_section(family: str, rows: pd.DataFrame, results: Results, palette: 
     sec.sub(f"family-{index}-ranking", "Rankings")
     for label in problems_:
         sec.add({"kind": "h4", "title": label})
-        sub = ranking[ranking["problem_label"] == label]
+        sub = ranking[ranking["problem"] == label]
         if sub.empty:
             sec.add(_p("No runs with a trace."))
         else:
@@ -817,7 +823,7 @@ def _sections(results: Results, command: str, target: float) -> list[_Section]:
                         "method.",
                         "performance and data profiles"))
         sections.append(sec)
-        ranking = ranking_table(main, target)  # once: its statistics are per problem anyway
+        ranking = summary_table(main, target)  # the numbers of `optbench run`'s summary
         for i, family in enumerate(sorted(main["problem"].unique())):
             rows = main[main["problem"] == family]
             sections.append(_family_section(family, rows, results, palette, ranking, target, i))
