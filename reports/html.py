@@ -63,7 +63,7 @@ from .nets import (
     net_rows,
     update_ratio_figure,
 )
-from .profiles import PROFILE_TARGET, profiles_figure
+from .profiles import PROFILE_TARGET, merged_by_family, profiles_figure
 from .results import Results, read_results, results_from_table
 from .schedules import schedules_figure
 from .sensitivity import ROLE, search_rows, sensitivity_figure, sensitivity_table
@@ -540,10 +540,12 @@ def _convergence_caption(rows_layout: bool, n_labels: int = 0) -> str:
 
 def _trajectory_caption(rows: pd.DataFrame) -> str:
     text = ("The iterates of one seed of each optimizer over contour lines of the loss "
-            "(log-spaced levels, darker is lower). Circle: start; star: last iterate; +: the "
-            "minimiser where known. Look at the shape of the path: plain SGD zig-zags across a "
-            "narrow valley (or crawls along it) where momentum and Adam follow its floor; a "
-            "path that leaves the window diverged.")
+            "(log-spaced levels per panel, darker is lower). Each panel is framed on its own "
+            "path, so the axes differ between panels. Circle: start; star: last iterate; +: the "
+            "minimiser where known; X: a saddle point, with dashed contours through and around "
+            "it. Look at the shape of the path: plain SGD zig-zags across a narrow valley (or "
+            "crawls along it) where momentum and Adam follow its floor; a diverged path is "
+            "framed on how it left and then leaves the window.")
     runs = drawn_runs(rows)
     gaps = [int(np.diff(run["step"].to_numpy()).min()) for run in runs.values() if len(run) > 1]
     every = max(gaps, default=1)
@@ -803,6 +805,7 @@ def _claims_section(results: Results) -> _Section | None:
 def _sections(results: Results, command: str, target: float) -> list[_Section]:
     main = results.main
     labels = set(main["optimizer_label"].unique()) if not main.empty else set()
+    labels |= set(merged_by_family(main)[0]["optimizer_label"]) if not main.empty else set()
     tuning = sensitivity_table(results.data, "lr")
     labels |= set(tuning["color_key"])
     palette = Palette(labels)  # one colour per label, for every figure of the page
@@ -820,7 +823,10 @@ def _sections(results: Results, command: str, target: float) -> list[_Section]:
                         "the right how often it solves the problem at all. Right: the data profile, "
                         "the share of (problem, seed) instances solved within a budget of gradient "
                         "evaluations (log scale). Each optimizer configuration counts as its own "
-                        "method.",
+                        "method, except that configurations of one optimizer run on different "
+                        "problems (a learning rate for the quadratics, another for the rest) "
+                        "count as one, named \N{LEFT DOUBLE QUOTATION MARK}optimizer (per "
+                        "problem)\N{RIGHT DOUBLE QUOTATION MARK}.",
                         "performance and data profiles"))
         sections.append(sec)
         ranking = summary_table(main, target)  # the numbers of `optbench run`'s summary

@@ -28,6 +28,34 @@ def _measure(data: pd.DataFrame, measure: str) -> str:
     return measure
 
 
+def merged_by_family(data: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """``data`` with the configurations of an optimizer that ran on disjoint sets of
+    problems relabelled as one method, ``"<optimizer> (per problem)"``, and the labels
+    merged.
+
+    A profile compares methods over the same problems, and counts a method without
+    runs on a problem as failing it: two configurations that split the problems
+    between them (the quick suite's learning rates for the quadratics and for the
+    rest) would each look like failing the other's.  Merged, each problem has exactly
+    one of them, so nothing is chosen after the fact.  Configurations that share a
+    problem stay separate methods."""
+    if data.empty or "optimizer" not in data:
+        return data, []
+    pairs = data[["optimizer", "optimizer_label", "problem_label"]].drop_duplicates()
+    relabel: dict[str, str] = {}
+    for family, rows in pairs.groupby("optimizer", sort=True):
+        if rows["optimizer_label"].nunique() < 2:
+            continue
+        if rows["problem_label"].duplicated().any():  # two configurations on one problem
+            continue
+        for label in rows["optimizer_label"].unique():
+            relabel[label] = f"{family} (per problem)"
+    if not relabel:
+        return data, []
+    merged = sorted(relabel)
+    return data.assign(optimizer_label=data["optimizer_label"].replace(relabel)), merged
+
+
 def profiles_figure(
     data: pd.DataFrame,
     measure: str = "cost",
@@ -41,13 +69,15 @@ def profiles_figure(
     tau of the best optimizer's cost (log2 axis; the value at tau = 1 is the share
     it is fastest on, its height on the right how many it solves at all).  Right,
     ``d_s(budget)``: the share of (problem, seed) instances solved within a budget of
-    ``measure`` (log axis).
+    ``measure`` (log axis).  Configurations of one optimizer that split the problems
+    between them are one method (:func:`merged_by_family`).
 
     Returns:
         The Figure, or None when ``data`` has no rows.
     """
     if data is None or data.empty:
         return None
+    data, _ = merged_by_family(data)
     measure = _measure(data, measure)
     perf = statistics.performance_profile(data, measure=measure, target=target)
     prof = statistics.data_profile(data, x=measure, target=target)

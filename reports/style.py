@@ -76,9 +76,21 @@ class Palette:
         return kw
 
     def extended(self, labels: Iterable[Any]) -> "Palette":
-        """A palette of this one's labels and ``labels`` (self if it knows them all)."""
-        extra = {str(label) for label in labels} - set(self.labels)
-        return self if not extra else Palette([*self.labels, *extra])
+        """A palette of this one's labels and ``labels`` (self if it knows them all): the
+        labels it knows keep their colours and markers, the new ones (sorted) take the
+        next places of the cycle."""
+        extra = sorted({str(label) for label in labels if label is not None} - set(self.labels))
+        if not extra:
+            return self
+        wider = Palette(self.labels)
+        base = sns.color_palette(PALETTE_NAME, 10)
+        for label in extra:
+            i = len(wider.labels)
+            wider.labels.append(label)
+            wider._colors[label] = tuple(float(c) for c in base[i % len(base)])
+            cycle = i // len(base)
+            wider._markers[label] = None if cycle == 0 else CYCLE_MARKERS[(cycle - 1) % len(CYCLE_MARKERS)]
+        return wider
 
     def __repr__(self) -> str:
         return f"Palette({self.labels!r})"

@@ -3,15 +3,22 @@
 The runner records the iterate of problems of dimension <= 2 as trace columns
 ``x_0, x_1``; this module draws them, one panel per optimizer, over log-spaced
 contour lines of the problem's full loss.  The problem is rebuilt with
-``problems.get(name, **params)`` only to evaluate its loss on a grid: no
-optimizer is run.  It is the lecture's picture of plain SGD zig-zagging across a
-narrow valley while momentum follows its floor.
+``problems.get(name, **params)`` only to evaluate its loss on a grid and to find its
+minimiser and saddle points: no optimizer is run.  It is the lecture's picture of
+plain SGD zig-zagging across a narrow valley while momentum follows its floor, and
+of a saddle point, where the gradient vanishes and first-order methods crawl.
+
+Each panel is framed on its own path (:func:`panel_window`): its iterates, the
+minimiser and any saddle point, with a margin.  So the axes differ between panels,
+and one method that wanders far (a Newton step on a noisy gradient) does not shrink
+the others to dots.  A saddle point (:func:`saddle_points`) is marked with an ``X``
+and the contour lines through it and on either side of it (:func:`saddle_contours`).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple, Sequence
 
 import matplotlib
 import numpy as np
@@ -20,6 +27,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 import problems
 
@@ -36,13 +44,56 @@ from .style import (
     wrap,
 )
 
-#: Contour levels per map.
-N_LEVELS = 14
+#: Contour levels per map (each panel's grid has its own: its panel shows them all).
+N_LEVELS = 10
 
 #: Panels (optimizer configurations) per figure at most: beyond it, the best are
 #: drawn (:func:`reports.selection.best_labels`) and the title says how many of how many.
 #: Above the 15 of the built-in quick suite, so its figures show every configuration.
 MAX_PANELS = 16
+
+#: Margin around a panel's path and anchors, as a fraction of the window's span, each side.
+MARGIN = 0.08
+#: A panel's narrower axis spans at least this fraction of its wider one.
+MIN_ASPECT = 0.25
+#: Half-side of the square kept around a saddle point, as a fraction of the path's span.
+ROOM = 0.15
+#: A diverged path is framed on its iterates within this many times the size of the box
+#: of its start, minimiser and saddle points (see :func:`panel_window`).
+DIVERGED_REACH = 4.0
+#: A contour map's grid reaches this fraction of its window's span beyond it, each side,
+#: so that a panel with a slightly larger window can share it.
+GRID_PAD = 0.15
+#: A panel shares a map whose grid covers its window with spans at most this many times
+#: its own (else the contours would be too coarse for it).
+REUSE_SPAN = 1.6
+#: Contour levels on each side of a saddle point's level.
+SADDLE_LEVELS = 4
+#: Colour of the saddle point's marker and contours.
+SADDLE_COLOR = "0.25"
+#: Tick intervals per axis at most (every panel labels its own axes).
+TICK_BINS = 4
+
+
+class Path(NamedTuple):
+    """The drawn run of one optimizer_label: its iterates and how it ended."""
+
+    label: str
+    x: np.ndarray
+    y: np.ndarray
+    status: str
+    last_step: int
+    seed: int
+
+
+class ContourMap(NamedTuple):
+    """Contour lines over one grid: the loss's log-spaced levels and those around each
+    saddle point, and the window the grid covers."""
+
+    xlim: tuple[float, float]
+    ylim: tuple[float, float]
+    lines: tuple[list[np.ndarray], list[tuple]] | None
+    saddle_lines: list[tuple[list[np.ndarray], list[float]]]
 
 
 def trajectory_problems(data: pd.DataFrame) -> list[str]:
@@ -124,35 +175,124 @@ def loss_grid(problem: Any, xlim: tuple[float, float], ylim: tuple[float, float]
     return X, Y, Z
 
 
-def _extent(
-    paths: list[tuple[np.ndarray, np.ndarray, str]],
+# --------------------------------------------------------------------------- framing
+
+
+def panel_window(
+    x: np.ndarray, y: np.ndarray, *, anchors: Sequence[np.ndarray] = (),
+    room: Sequence[np.ndarray] = (), diverged: bool = False,
 ) -> tuple[tuple[float, float], tuple[float, float]]:
-    """A window holding every run that did not diverge (all runs if every one did)."""
-    kept = [(x, y) for x, y, status in paths if status != "diverged"] or [(x, y) for x, y, _ in paths]
-    xs = np.concatenate([x for x, _ in kept])
-    ys = np.concatenate([y for _, y in kept])
-    ok = np.isfinite(xs) & np.isfinite(ys) & (np.abs(xs) < 1e6) & (np.abs(ys) < 1e6)
-    xs, ys = xs[ok], ys[ok]
-    if xs.size == 0:
+    """The axis limits ``(xlim, ylim)`` of one panel: its path and ``anchors`` with a margin.
+
+    The finite iterates (beyond 1e6 counts as gone), the anchors (the minimiser) and
+    the ``room`` points (saddle points) span a box; a room point gets a square of
+    half-side :data:`ROOM` times the box's larger span around it, so the contours
+    around it show.  An axis narrower than :data:`MIN_ASPECT` times the other is
+    widened about its middle to that (else a straight path would fill its panel as
+    one line), then each side moves out by :data:`MARGIN` of the span.  A diverged
+    path is framed on its leading iterates only, those before it first goes beyond
+    :data:`DIVERGED_REACH` times the size of the box of its start and anchors: the
+    panel shows how it left, and the rest of the path leaves the window.
+    """
+    points = np.column_stack([np.asarray(x, dtype=float), np.asarray(y, dtype=float)])
+    points = points[np.isfinite(points).all(axis=1) & (np.abs(points) < 1e6).all(axis=1)]
+    around = np.asarray(list(room), dtype=float).reshape(-1, 2)
+    marks = np.vstack([np.asarray(list(anchors), dtype=float).reshape(-1, 2), around])
+    if diverged and len(points):
+        points = _leading(points, marks)
+    box = np.vstack([points, marks])
+    if box.size == 0:
         return (-1.0, 1.0), (-1.0, 1.0)
+    if len(around):
+        reach = ROOM * float(np.ptp(box, axis=0).max())
+        box = np.vstack([box, around - reach, around + reach])
+    lo, hi = box.min(axis=0), box.max(axis=0)
+    middle, span = (lo + hi) / 2.0, hi - lo
+    if span.max() <= 1e-12 * max(1.0, float(np.abs(box).max())):  # one point
+        span = np.full(2, max(1.0, float(np.abs(middle).max())))
+    span = np.maximum(span, MIN_ASPECT * span.max())
+    half = span * (0.5 + MARGIN)
+    return ((float(middle[0] - half[0]), float(middle[0] + half[0])),
+            (float(middle[1] - half[1]), float(middle[1] + half[1])))
 
-    def padded(v: np.ndarray) -> tuple[float, float]:
-        lo, hi = float(v.min()), float(v.max())
-        span = hi - lo
-        if span <= 1e-12 * max(1.0, abs(hi)):
-            span = max(1.0, abs(hi))
-            return lo - 0.5 * span, hi + 0.5 * span
-        return lo - 0.1 * span, hi + 0.1 * span
 
-    return padded(xs), padded(ys)
+def _leading(points: np.ndarray, marks: np.ndarray) -> np.ndarray:
+    """The iterates of a diverged path before the first one beyond
+    :data:`DIVERGED_REACH` times the size of the box of its start and ``marks`` (or of
+    its first step, without marks), from the box's middle; at least two."""
+    base = np.vstack([points[:1], marks])
+    middle = (base.min(axis=0) + base.max(axis=0)) / 2.0
+    size = float(np.ptp(base, axis=0).max())
+    if size == 0.0 and len(points) > 1:
+        size = float(np.abs(points[1] - points[0]).max())
+    far = np.abs(points - middle).max(axis=1) > DIVERGED_REACH * max(size, 1e-12)
+    first = int(np.argmax(far)) if far.any() else len(points)
+    return points[:max(first, 2)]
+
+
+# --------------------------------------------------------------------------- the problem
+
+
+def _rebuild(rows: pd.DataFrame, problem_label: str,
+             problem_params: Mapping[str, Mapping[str, Any]] | None) -> Any:
+    """The problem of ``rows``, rebuilt from the stored specs' parameters (or the
+    ``problem.<name>`` columns); None if it cannot be rebuilt here (a plugin's)."""
+    try:
+        params = dict((problem_params or {}).get(problem_label) or params_from_columns(rows))
+        return problems.get(str(rows["problem"].iloc[0]), **params)
+    except Exception:
+        return None
+
+
+def minimiser(problem: Any) -> np.ndarray | None:
+    """The problem's ``x_star`` where it has a 2-D one, else None."""
+    x_star = getattr(problem, "x_star", None)
+    if x_star is None or np.size(x_star) != 2:
+        return None
+    return np.asarray(x_star, dtype=float).reshape(2)
+
+
+def saddle_points(problem: Any) -> list[np.ndarray]:
+    """The problem's saddle points in 2-D: points where its gradient vanishes and its
+    Hessian has eigenvalues of both signs.
+
+    The candidates are the problem's ``x_saddle`` (one point or a row per point) where
+    it has one, else the origin of the ``saddle`` family (:class:`problems.saddle.Saddle`,
+    whose origin is a strict saddle); each is checked, none is searched for.
+    """
+    candidates = getattr(problem, "x_saddle", None)
+    if candidates is None:
+        if getattr(problem, "name", None) != "saddle" or getattr(problem, "dim", None) != 2:
+            return []
+        candidates = np.zeros(2)
+    points = np.asarray(candidates, dtype=float)
+    if points.size % 2:
+        return []
+    return [point for point in points.reshape(-1, 2) if _is_saddle(problem, point)]
+
+
+def _is_saddle(problem: Any, point: np.ndarray) -> bool:
+    try:
+        gradient = np.asarray(problem.grad(point.copy()), dtype=float)
+        if not np.linalg.norm(gradient) <= 1e-8:
+            return False
+        if not getattr(problem, "has_hess", False):
+            return True  # a stationary point the problem names a saddle
+        curvatures = np.linalg.eigvalsh(np.asarray(problem.hess(point.copy()), dtype=float))
+    except Exception:
+        return False
+    return bool(curvatures.min() < 0.0 < curvatures.max())
+
+
+# --------------------------------------------------------------------------- contours
 
 
 def contour_lines(X: np.ndarray, Y: np.ndarray, G: np.ndarray,
                   levels: np.ndarray) -> tuple[list[np.ndarray], list[tuple]]:
     """The contour lines of ``G`` at ``levels`` and a colour per line (darker is lower).
 
-    Traced once per figure (contourpy, matplotlib's own contouring) and drawn in every
-    panel as a LineCollection, instead of contouring the same map in each panel.
+    Traced once per grid (contourpy, matplotlib's own contouring) and drawn in every
+    panel that shares the grid as a LineCollection (:func:`contour_maps`).
     """
     import contourpy
 
@@ -169,6 +309,33 @@ def contour_lines(X: np.ndarray, Y: np.ndarray, G: np.ndarray,
     return segments, colors
 
 
+def saddle_contours(X: np.ndarray, Y: np.ndarray, Z: np.ndarray,
+                    f_saddle: float) -> tuple[list[np.ndarray], list[float]]:
+    """The contour lines through a saddle point and on either side of it, and a line
+    width per line.
+
+    Levels ``f_saddle`` (the lines that cross at the saddle, drawn thicker) and
+    ``f_saddle +- d`` for :data:`SADDLE_LEVELS` log-spaced ``d`` from 1/30 of the median
+    of ``|Z - f_saddle|`` over the grid up to it: the hyperbolas around the saddle.
+    """
+    import contourpy
+
+    gap = Z - f_saddle
+    size = np.abs(gap[np.isfinite(gap)])
+    size = size[size > 0]
+    if size.size == 0:
+        return [], []
+    offsets = np.geomspace(float(np.median(size)) / 30.0, float(np.median(size)), SADDLE_LEVELS)
+    generator = contourpy.contour_generator(X, Y, gap, line_type="Separate")
+    segments, widths = [], []
+    for level in np.concatenate([-offsets[::-1], [0.0], offsets]):
+        for line in generator.lines(level):
+            if len(line) > 1:
+                segments.append(np.asarray(line))
+                widths.append(1.1 if level == 0.0 else 0.55)
+    return segments, widths
+
+
 def _levels(Z: np.ndarray, f_star: float | None) -> tuple[np.ndarray, float] | None:
     finite = Z[np.isfinite(Z)]
     if finite.size == 0:
@@ -183,6 +350,128 @@ def _levels(Z: np.ndarray, f_star: float | None) -> tuple[np.ndarray, float] | N
     if not hi > lo:
         return None
     return np.geomspace(lo, hi, N_LEVELS), base
+
+
+def _covers(contours: ContourMap, xlim: tuple[float, float], ylim: tuple[float, float]) -> bool:
+    """Whether a map's grid covers the window at a scale fine enough for it."""
+    for (lo, hi), (mlo, mhi) in ((xlim, contours.xlim), (ylim, contours.ylim)):
+        if not (mlo <= lo and hi <= mhi and mhi - mlo <= REUSE_SPAN * (hi - lo)):
+            return False
+    return True
+
+
+def _contour_map(problem: Any, xlim: tuple[float, float], ylim: tuple[float, float],
+                 saddles: Sequence[np.ndarray], grid_points: int) -> ContourMap:
+    """The contour lines of ``problem`` on a grid over the window, padded by :data:`GRID_PAD`."""
+    pad_x, pad_y = GRID_PAD * (xlim[1] - xlim[0]), GRID_PAD * (ylim[1] - ylim[0])
+    xlim, ylim = (xlim[0] - pad_x, xlim[1] + pad_x), (ylim[0] - pad_y, ylim[1] + pad_y)
+    X, Y, Z = loss_grid(problem, xlim, ylim, grid_points)
+    levels = _levels(Z, getattr(problem, "f_star", None))
+    lines = contour_lines(X, Y, Z - levels[1], levels[0]) if levels is not None else None
+    around = [saddle_contours(X, Y, Z, float(problem.loss(point.copy()))) for point in saddles]
+    return ContourMap(xlim, ylim, lines, around)
+
+
+def contour_maps(problem: Any, windows: Sequence[tuple[tuple[float, float], tuple[float, float]]],
+                 saddles: Sequence[np.ndarray] = (), grid_points: int = 90) -> list[ContourMap | None]:
+    """A contour map per panel window (None where the loss cannot be evaluated).
+
+    A panel shares an earlier panel's map when that grid covers its window at a
+    similar scale (:data:`REUSE_SPAN`); else its own grid is computed, which is most
+    of a figure's cost (``grid_points**2`` loss evaluations).
+    """
+    maps: list[ContourMap] = []
+    out: list[ContourMap | None] = []
+    for xlim, ylim in windows:
+        found = next((m for m in maps if _covers(m, xlim, ylim)), None)
+        if found is None:
+            try:
+                found = _contour_map(problem, xlim, ylim, saddles, grid_points)
+            except Exception:  # a loss that fails on the grid: draw the path alone
+                out.append(None)
+                continue
+            maps.append(found)
+        out.append(found)
+    return out
+
+
+# --------------------------------------------------------------------------- drawing
+
+
+def _path(label: str, run: pd.DataFrame) -> Path:
+    return Path(label, run["x_0"].to_numpy(dtype=float), run["x_1"].to_numpy(dtype=float),
+                str(run["status"].iloc[0]), int(run["step"].iloc[-1]), int(run["seed"].iloc[0]))
+
+
+def _draw_contours(ax: Any, contours: ContourMap | None) -> None:
+    if contours is None:
+        return
+    if contours.lines is not None:
+        segments, colors = contours.lines
+        ax.add_collection(LineCollection(segments, colors=colors, linewidths=0.6,
+                                         label="_contours"), autolim=False)
+    for segments, widths in contours.saddle_lines:
+        if segments:
+            ax.add_collection(LineCollection(segments, colors=SADDLE_COLOR, linewidths=widths,
+                                             linestyles="dashed", alpha=0.8,
+                                             label="_saddle_contours"), autolim=False)
+
+
+def _draw_panel(ax: Any, path: Path, palette: Palette, window: tuple, contours: ContourMap | None,
+                x_star: np.ndarray | None, saddles: Sequence[np.ndarray]) -> None:
+    """One optimizer's panel: contours, its path, start, last iterate, minimiser, saddles."""
+    _draw_contours(ax, contours)
+    x, y = path.x, path.y
+    kw = palette.line_kw(path.label)
+    kw.pop("marker", None)
+    ax.plot(x, y, linewidth=1.1, label=path.label, **kw)
+    if len(x) <= 150:
+        ax.plot(x, y, linestyle="none", marker="o", markersize=1.8, color=kw["color"],
+                label="_iterates")
+    ax.plot(x[:1], y[:1], linestyle="none", marker="o", markersize=6,
+            markerfacecolor="white", markeredgecolor="black", label="_start")
+    finite = np.isfinite(x) & np.isfinite(y)
+    if finite.any():
+        i = np.flatnonzero(finite)[-1]
+        ax.plot([x[i]], [y[i]], linestyle="none", marker="*", markersize=9,
+                color=kw["color"], markeredgecolor="black", markeredgewidth=0.5, label="_end")
+    if x_star is not None:
+        ax.plot([x_star[0]], [x_star[1]], linestyle="none", marker="+", markersize=9,
+                color="black", label="_minimiser")
+    for point in saddles:
+        ax.plot([point[0]], [point[1]], linestyle="none", marker="X", markersize=8,
+                color=SADDLE_COLOR, markeredgecolor="white", markeredgewidth=0.6, label="_saddle")
+    ax.grid(False)
+    ax.set_title(wrap(path.label, 34), loc="left")
+    note(ax, f"{path.status}, {path.last_step} steps",
+         color="#a00" if path.status == "diverged" else "0.25")
+    ax.set_xlim(window[0])
+    ax.set_ylim(window[1])
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_locator(MaxNLocator(TICK_BINS))
+
+
+def _legend_handles(x_star: Any, saddles: Sequence[np.ndarray], contoured: bool,
+                    saddle_contoured: bool) -> list[Line2D]:
+    handles = [
+        Line2D([], [], linestyle="none", marker="o", markerfacecolor="white",
+               markeredgecolor="black", label="start"),
+        Line2D([], [], linestyle="none", marker="*", color="0.4", markeredgecolor="black",
+               markersize=9, label="last iterate"),
+    ]
+    if x_star is not None:
+        handles.append(Line2D([], [], linestyle="none", marker="+", color="black",
+                              markersize=9, label="minimiser"))
+    if saddles:
+        handles.append(Line2D([], [], linestyle="none", marker="X", color=SADDLE_COLOR,
+                              markersize=8, label="saddle point"))
+    if contoured:
+        handles.append(Line2D([], [], color=(0.35, 0.55, 0.8), linewidth=0.7,
+                              label="loss contours (log-spaced)"))
+    if saddle_contoured:
+        handles.append(Line2D([], [], color=SADDLE_COLOR, linewidth=0.8, linestyle="dashed",
+                              label="contours through and around the saddle"))
+    return handles
 
 
 def trajectories_figure(
@@ -208,14 +497,17 @@ def trajectories_figure(
         problem_params: ``{problem_label: params}`` to rebuild the problem with
             (the stored specs'); default: read back from the ``problem.<name>``
             columns (:func:`params_from_columns`).
-        grid_points: grid resolution of the contour map per axis.
+        grid_points: grid resolution of a contour map per axis.
         max_panels: at most this many panels (None: one per optimizer_label); with
             more labels, the best are drawn (:func:`shown_labels`) and the title says
             how many of how many.
 
-    Contour lines are log-spaced levels of ``f - min f`` over the window, which
-    holds every run that did not diverge; a diverged path leaves the window.  A
-    circle marks the start, a star the last iterate.
+    Each panel has its own axes, framed on its path, the minimiser and any saddle
+    point (:func:`panel_window`); a diverged path is framed on how it left and then
+    leaves the window.  Contour lines are log-spaced levels of ``f - min f`` over the
+    panel's grid (:func:`contour_maps`); a saddle point gets an ``X`` and dashed
+    contours through and around it.  A circle marks the start, a star the last
+    iterate, a plus the minimiser.
 
     Returns:
         The Figure, or None if the problem has no recorded 2-D iterates.
@@ -229,86 +521,36 @@ def trajectories_figure(
         return None
     rows = data[data["problem_label"] == problem_label]
     runs = drawn_runs(rows, seed)
-    paths = []
-    for label in shown_labels(rows, runs, max_panels):
-        run = runs[label]
-        paths.append((label, run["x_0"].to_numpy(dtype=float), run["x_1"].to_numpy(dtype=float),
-                      str(run["status"].iloc[0]), int(run["step"].iloc[-1]), int(run["seed"].iloc[0])))
+    paths = [_path(label, runs[label]) for label in shown_labels(rows, runs, max_panels)]
     if not paths:
         return None
-    palette = palette_for([p[0] for p in paths], palette)
-    xlim, ylim = _extent([(x, y, status) for _, x, y, status, _, _ in paths])
-
-    contour = None
-    f_star = None
-    minimiser = None
-    try:
-        params = dict((problem_params or {}).get(problem_label) or params_from_columns(rows))
-        problem = problems.get(str(rows["problem"].iloc[0]), **params)
-        f_star = problem.f_star
-        X, Y, Z = loss_grid(problem, xlim, ylim, grid_points)
-        levels = _levels(Z, f_star)
-        if levels is not None:
-            contour = contour_lines(X, Y, Z - levels[1], levels[0])
-        x_star = getattr(problem, "x_star", None)
-        if x_star is not None and np.size(x_star) == 2:
-            minimiser = np.asarray(x_star, dtype=float)
-    except Exception:  # a problem we cannot rebuild here: draw the paths alone
-        contour = None
+    palette = palette_for([p.label for p in paths], palette)
+    problem = _rebuild(rows, problem_label, problem_params)
+    x_star = minimiser(problem) if problem is not None else None
+    saddles = saddle_points(problem) if problem is not None else []
+    anchors = [x_star] if x_star is not None else []
+    windows = [panel_window(p.x, p.y, anchors=anchors, room=saddles, diverged=p.status == "diverged")
+               for p in paths]
+    maps = contour_maps(problem, windows, saddles, grid_points) if problem is not None \
+        else [None] * len(paths)
 
     with theme():
-        fig, axes = facets(len(paths), ncols, sharex=True, sharey=True, panel=(3.0, 2.4),
-                           bottom_legend=True, suptitle=True, wspace=0.3, hspace=0.75)
-        for ax, (label, x, y, status, last_step, _seed) in zip(axes, paths):
-            if contour is not None:
-                segments, colors = contour
-                ax.add_collection(LineCollection(segments, colors=colors, linewidths=0.7,
-                                                 label="_contours"), autolim=False)
-            kw = palette.line_kw(label)
-            kw.pop("marker", None)
-            ax.plot(x, y, linewidth=1.1, label=label, **kw)
-            if len(x) <= 150:
-                ax.plot(x, y, linestyle="none", marker="o", markersize=1.8, color=kw["color"],
-                        label="_iterates")
-            ax.plot(x[:1], y[:1], linestyle="none", marker="o", markersize=6,
-                    markerfacecolor="white", markeredgecolor="black", label="_start")
-            finite = np.isfinite(x) & np.isfinite(y)
-            if finite.any():
-                i = np.flatnonzero(finite)[-1]
-                ax.plot([x[i]], [y[i]], linestyle="none", marker="*", markersize=9,
-                        color=kw["color"], markeredgecolor="black", markeredgewidth=0.5,
-                        label="_end")
-            if minimiser is not None:
-                ax.plot([minimiser[0]], [minimiser[1]], linestyle="none", marker="+",
-                        markersize=9, color="black", label="_minimiser")
-            ax.grid(False)
-            ax.set_title(wrap(label, 34), loc="left")
-            text = f"{status}, {last_step} steps"
-            note(ax, text, color="#a00" if status == "diverged" else "0.25")
-            ax.set_xlim(xlim)
-            ax.set_ylim(ylim)
+        fig, axes = facets(len(paths), ncols, panel=(3.0, 2.4), bottom_legend=True,
+                           suptitle=True, wspace=0.5, hspace=0.75)
+        for ax, path, window, contours in zip(axes, paths, windows, maps):
+            _draw_panel(ax, path, palette, window, contours, x_star, saddles)
         columns = min(ncols, len(axes))
         for i, ax in enumerate(axes):
             if i + columns >= len(axes):  # nothing drawn below this panel
                 ax.set_xlabel("x_0")
-                ax.xaxis.set_tick_params(labelbottom=True)
             if ax.get_subplotspec().is_first_col():
                 ax.set_ylabel("x_1")
-        seeds = sorted({p[5] for p in paths})
+        seeds = sorted({p.seed for p in paths})
         capped = (f"; {len(paths)} of {len(runs)} optimizer configurations, the best by median "
                   "final value" if len(paths) < len(runs) else "")
-        suptitle(fig, f"{wrap(problem_label, 90)}   (seed {', '.join(map(str, seeds))}{capped})")
-        handles = [
-            Line2D([], [], linestyle="none", marker="o", markerfacecolor="white",
-                   markeredgecolor="black", label="start"),
-            Line2D([], [], linestyle="none", marker="*", color="0.4", markeredgecolor="black",
-                   markersize=9, label="last iterate"),
-        ]
-        if minimiser is not None:
-            handles.append(Line2D([], [], linestyle="none", marker="+", color="black",
-                                  markersize=9, label="minimiser"))
-        if contour is not None:
-            handles.append(Line2D([], [], color=(0.35, 0.55, 0.8), linewidth=0.7,
-                                  label="loss contours (log-spaced)"))
-        bottom_legend(fig, handles)
+        suptitle(fig, f"{wrap(problem_label, 90)}   (seed {', '.join(map(str, seeds))}{capped}; "
+                      "each panel framed on its own path)")
+        contoured = any(m is not None and m.lines is not None for m in maps)
+        saddle_contoured = any(m is not None and any(s for s, _ in m.saddle_lines) for m in maps)
+        bottom_legend(fig, _legend_handles(x_star, saddles, contoured, saddle_contoured))
     return fig

@@ -80,7 +80,11 @@ def test_palette_tells_apart_more_labels_than_colours_with_markers():
 
 
 def test_a_label_has_the_same_colour_in_every_figure(main):
-    palette = reports.Palette(main["optimizer_label"].unique())
+    from reports.profiles import merged_by_family
+
+    # the page's palette knows every label a figure draws (profiles merge configurations
+    # chosen per problem into one method: reports.html does the same)
+    palette = reports.Palette({*main["optimizer_label"], *merged_by_family(main)[0]["optimizer_label"]})
     quadratic = main[main["problem"] == "quadratic"]
     convergence = reports.convergence_figure(quadratic, palette=palette)
     profiles = reports.profiles_figure(main, palette=palette)
@@ -197,9 +201,14 @@ def test_trajectories_are_none_without_2d_iterates(main):
 
 
 def test_profiles_have_two_panels_with_a_line_per_optimizer(main):
+    from reports.profiles import merged_by_family
+
     fig = no_runtime_warnings(lambda: reports.profiles_figure(main))
     perf, dprof = visible_axes(fig)
-    labels = set(main["optimizer_label"])
+    # the tuned momentum runs: a configuration chosen per problem is one method, "momentum"
+    merged, split = merged_by_family(main)
+    assert "momentum (per problem)" in set(merged["optimizer_label"]) and len(split) > 1
+    labels = set(merged["optimizer_label"])
     assert set(named_lines(perf)) == labels and set(named_lines(dprof)) == labels
     assert perf.get_xscale() == "log" and dprof.get_xscale() == "log"
     for ax in (perf, dprof):
