@@ -53,6 +53,32 @@ RECORD_MODES = ("every", "log")
 #: Default number of recorded steps per decade with ``record="log"``.
 POINTS_PER_DECADE = 40
 
+#: ``meta["oracle"]`` of a run whose method sees the full objective.
+FULL_BATCH = "full batch"
+
+#: ``meta["oracle"]`` of a stochastic run on a problem without ``oracle_kind``.
+STOCHASTIC = "stochastic"
+
+
+def oracle_of(problem: Any, stepwise: bool) -> str:
+    """What the method of a run sees, as ``meta["oracle"]`` names it.
+
+    :data:`FULL_BATCH` (``"full batch"``) when ``problem`` is not stochastic or the
+    method is a whole-run solver (``stepwise`` False: it always gets the full
+    objective); else the problem's ``oracle_kind`` (``"minibatch"``, or ``"noisy"`` for
+    the noisy quadratic), or :data:`STOCHASTIC` (``"stochastic"``) for a problem
+    without one.
+
+    >>> import problems
+    >>> oracle_of(problems.get("quadratic", dim=2, noise=0.1), stepwise=True)
+    'noisy'
+    >>> oracle_of(problems.get("quadratic", dim=2, noise=0.1), stepwise=False)
+    'full batch'
+    """
+    if not stepwise or not bool(getattr(problem, "stochastic", False)):
+        return FULL_BATCH
+    return str(getattr(problem, "oracle_kind", STOCHASTIC))
+
 _controller: tuple[int, ThreadpoolController] | None = None
 
 
@@ -178,6 +204,15 @@ def _check_gradient_shape(g: Any, x: np.ndarray, where: str) -> None:
 @dataclass
 class RunResult:
     """What a run produced: ``trace`` (one row per recorded step), ``x``, ``status``, ``meta``.
+
+    ``meta`` holds ``steps_taken``, ``problem`` and ``optimizer`` (their reprs),
+    ``seed``, ``f_star``, ``cost_model`` (:mod:`optbench.cost`) and ``oracle``: what the
+    method saw (:func:`oracle_of`): ``"full batch"`` (the exact objective: a
+    deterministic problem, or a whole-run solver on any problem), ``"minibatch"`` (a
+    fresh minibatch every step), ``"noisy"`` (the exact gradient plus fresh noise every
+    step) or ``"stochastic"`` (a problem that does not say which); where they apply,
+    ``kernels`` and ``state_bytes`` (stepwise optimizers), ``diverged_at`` and
+    ``diverged_because``, and ``solver`` (a whole-run solver's result summary).
 
     ``trace_columns`` holds the trace as numpy arrays by column name; ``trace`` is
     the DataFrame of them, built when first asked for (a study stores the arrays
@@ -358,7 +393,8 @@ def run(
         iterate) on problems of dimension <= 2; ``avg_loss`` for averaged optimizers;
         for a problem with ``metrics(x)`` (the nets), its
         columns and ``update_ratio``, the norm of the recorded step's update over the
-        norm of the iterate before it), one row per recorded step.
+        norm of the iterate before it), one row per recorded step.  ``meta["oracle"]``
+        says whether the method saw the full objective (see :class:`RunResult`).
     """
     steps = _check_int("steps", steps, 0)
     record_every = _check_int("record_every", record_every, 1)
@@ -459,6 +495,7 @@ def run(
         "seed": seed,
         "f_star": problem.f_star,
         "cost_model": cost_model(problem),
+        "oracle": oracle_of(problem, stepwise),
     }
     if kernel_path is not None:
         meta["kernels"] = kernel_path

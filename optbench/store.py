@@ -22,8 +22,10 @@ left out, and run again.
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import hashlib
+import inspect
 import json
 import math
 import os
@@ -40,6 +42,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .cost import cost_column
+from .runner import FULL_BATCH
 from .spec import TRACE_FORMAT, RunSpec, format_value
 
 META_KEY = b"optbench"
@@ -352,8 +355,79 @@ def _param_columns(prefix: str, params: dict[str, Any]) -> dict[str, Any]:
     return cols
 
 
+@functools.lru_cache(maxsize=None)
+def _problem_defaults(name: str) -> dict[str, Any]:
+    """The defaults of the registered problem family ``name``'s parameters (``{}`` for
+    a family not registered in this process, or without a signature)."""
+    import problems
+
+    try:
+        parameters = inspect.signature(problems.factory(name)).parameters.values()
+    except (ValueError, TypeError):
+        return {}
+    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
+
+
+@functools.lru_cache(maxsize=None)
+def _whole_run_solver(name: str) -> bool:
+    """Whether the optimizer registered as ``name`` is a whole-run solver (a class with
+    ``minimize`` and no ``step``); False for a name not registered in this process."""
+    import optimizers
+
+    if name not in optimizers.names():  # bridged and plugin names are not looked up
+        return False
+    factory = optimizers.factory(name)
+    return hasattr(factory, "minimize") and not hasattr(factory, "step")
+
+
+def stored_oracle(record: dict[str, Any]) -> str:
+    """What the method of a stored run saw: its record's ``oracle`` (``meta["oracle"]``
+    of :func:`optbench.run`: ``"full batch"``, ``"minibatch"``, ``"noisy"`` or
+    ``"stochastic"``), where it stored one.
+
+    A run stored before runs recorded it is given the oracle its spec implies:
+    ``"full batch"`` for a whole-run solver (the record has a ``solver`` summary, or the
+    optimizer is registered here as a class with ``minimize`` and no ``step``);
+    otherwise, from the problem's parameters, completed with the defaults of its family
+    where that family is registered here: ``"noisy"`` when ``noise > 0``,
+    ``"minibatch"`` when ``batch_size`` is set (and not ``>= n_samples``), else ``"full
+    batch"``.  Limits: that is the built-in families' meaning of ``noise`` and
+    ``batch_size``, not necessarily a plugin family's (nor is a plugin family's
+    ``"stochastic"`` recovered); a ``batch_size`` of at least the training rows, which
+    the spec alone does not show (a dataset's size, an MLP's validation split), is
+    full batch but is given ``"minibatch"``; and a plugin family or optimizer not
+    imported in this process has no defaults to complete the spec with (a family whose
+    ``batch_size`` defaults to a minibatch, left out of the spec, then reads as full
+    batch).
+    """
+    oracle = record.get("oracle")
+    if isinstance(oracle, str):
+        return oracle
+    spec = record["spec"]
+    if "solver" in record or _whole_run_solver(str(spec.get("optimizer"))):
+        return FULL_BATCH
+    params = {**_problem_defaults(str(spec.get("problem"))), **(spec.get("problem_params") or {})}
+
+    def number(key: str) -> float | None:
+        value = params.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        return None
+
+    noise = number("noise")
+    if noise is not None and noise > 0:
+        return "noisy"
+    batch, rows = number("batch_size"), number("n_samples")
+    if batch is not None and (rows is None or batch < rows):
+        return "minibatch"
+    return FULL_BATCH
+
+
 def _run_columns(record: dict[str, Any]) -> dict[str, Any]:
-    """The per-run columns ``load`` repeats on every row of a run."""
+    """The per-run columns ``load`` repeats on every row of a run.
+
+    ``oracle`` is what the run's method saw (:func:`stored_oracle`): ``"full batch"``,
+    ``"minibatch"``, ``"noisy"`` or ``"stochastic"``."""
     spec = RunSpec.from_dict(record["spec"])
     return {
         "run_id": record["run_id"],
@@ -363,6 +437,7 @@ def _run_columns(record: dict[str, Any]) -> dict[str, Any]:
         "status": record["status"],
         "problem_label": spec.problem_label,
         "optimizer_label": spec.optimizer_label,
+        "oracle": stored_oracle(record),
         # bytes of the optimizer's state (stepwise runs; NaN for whole-run solvers and errors)
         "state_bytes": record.get("state_bytes", math.nan),
         **_param_columns("problem", spec.problem_params),
@@ -416,7 +491,10 @@ def load(results_dir: str | os.PathLike) -> pd.DataFrame:
     oracle calls in gradient-equivalents, see :mod:`optbench.cost`), the labels
     ``problem_label`` / ``optimizer_label`` (``adam[lr=0.001]``) and the parameters
     as columns ``problem.<name>`` and ``optimizer.<name>`` (so ``problem.seed`` is
-    the data seed), and the run's tags (``tune.round``...) where it has any.  A run
+    the data seed), ``oracle`` (what the method saw: ``"full batch"``, ``"minibatch"``,
+    ``"noisy"`` or ``"stochastic"``; derived from the spec for runs stored before it
+    was recorded, see :func:`stored_oracle`), ``state_bytes``, and the run's tags
+    (``tune.round``...) where it has any.  A run
     that failed has no trace rows; :func:`runs` lists every run.  Runs come in the
     order of their ids, each run's rows in step order.
 
@@ -447,7 +525,8 @@ def load(results_dir: str | os.PathLike) -> pd.DataFrame:
     records = {rid: entry.record for rid, entry in entries.items()}
     _warn_mixed(results_dir, records.values())
     if combined is None or combined.num_rows == 0:
-        return pd.DataFrame(columns=["run_id", "problem", "optimizer", "seed", "status", *_EMPTY_TRACE])
+        return pd.DataFrame(columns=["run_id", "problem", "optimizer", "seed", "status", "oracle",
+                                     *_EMPTY_TRACE])
     ids, lengths = np.unique(combined["run_id"].to_numpy(zero_copy_only=False), return_counts=True)
     traces = combined.drop_columns(["run_id"]).to_pandas()
     # runs stored before the n_hvp column made no Hessian-vector products

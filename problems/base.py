@@ -64,6 +64,13 @@ class Problem(ABC):
         The known optimal value, or None where it is unknown.
     stochastic : bool
         Whether :meth:`minibatch` returns something other than the full objective.
+    oracle_kind : str
+        What a :meth:`minibatch` oracle of a stochastic problem is, as the harness
+        names a run's oracle (``meta["oracle"]``, the ``oracle`` column of
+        ``optbench.load`` and of the summary): ``"minibatch"`` (the loss on sampled
+        rows; the default) or ``"noisy"`` (the exact gradient plus drawn noise, the
+        noisy quadratic).  Read only when ``stochastic`` is True; optional for
+        duck-typed problems, whose runs are then named ``"stochastic"``.
     has_hess : bool
         Whether :meth:`hess` is available.
     dtype : numpy.dtype
@@ -79,6 +86,7 @@ class Problem(ABC):
     params: dict[str, Any]
     f_star: float | None = None
     stochastic: bool = False
+    oracle_kind: str = "minibatch"
     has_hess: bool = False
     dtype: np.dtype = np.dtype(np.float64)
 

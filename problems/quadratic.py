@@ -146,6 +146,8 @@ class Quadratic(Problem):
         :class:`NoisyQuadraticOracle` holding one draw ``xi ~ N(0, I)``, with gradient
         ``A (x - x*) + noise * xi`` and the consistent loss
         ``f(x) + noise * xi . (x - x*)``.  The full ``loss/grad/hess`` stay noiseless.
+        Its ``oracle_kind`` is ``"noisy"``: a method that steps on it sees the exact
+        gradient plus noise, not a minibatch.
     dtype : {"float64", "float32"}, default "float64"
         Precision of the stored data (``x*``, ``A`` or its eigenvalues) and of the
         computation.  The random numbers are the float64 ones (so the float32 problem
@@ -178,6 +180,7 @@ class Quadratic(Problem):
 
     name = "quadratic"
     has_hess = True
+    oracle_kind = "noisy"
 
     def __init__(
         self,

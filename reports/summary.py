@@ -5,6 +5,18 @@ report's ranking tables show the same table through the same :func:`summary_cell
 so the two cannot disagree.  Conventions (also printed under the table,
 :func:`summary_notes`):
 
+Oracle
+    ``oracle`` says what a configuration's runs saw (the ``oracle`` column of
+    ``optbench.load``): ``full batch`` (the exact objective: every method on a
+    deterministic problem, and a whole-run solver such as scipy's L-BFGS and BFGS on any
+    problem), ``minibatch`` (a stepwise method on a minibatched problem: a fresh
+    minibatch every step), ``noisy`` (the noisy quadratic: the exact gradient plus fresh
+    noise every step) or ``stochastic`` (a plugin problem that does not say which);
+    runs of one configuration that differ give their distinct values joined by "/",
+    and a table without the column gives ``unknown``.  Where one problem's rows mix
+    oracles the notes say that the full-batch rows are not won on equal terms: a
+    full-batch method can reach 1e-21 on the noisy quadratic, where a stepwise method
+    stalls at the noise floor.  Ranks are still by the final value alone.
 Value of a run
     ``subopt = f - f*`` where the problem's optimum is known, else the ``loss``
     (``final_is`` says which).  A suboptimality below 0 is round-off in ``f`` or in
@@ -46,8 +58,19 @@ from optbench import statistics
 #: The suboptimality target of the "steps to target" column.
 DEFAULT_TARGET = 1e-6
 
+#: ``oracle`` of a table row whose runs have no ``oracle`` column (not from ``optbench.load``).
+UNKNOWN_ORACLE = "unknown"
+
+#: ``oracle`` of the runs that saw the exact objective (as :func:`optbench.run` names it).
+FULL_BATCH = "full batch"
+
+#: What each non-full-batch oracle gives a method, for the note on mixed oracles.
+_ORACLE_TEXT = {"minibatch": "'minibatch' rows a fresh minibatch",
+                "noisy": "'noisy' rows the exact gradient plus fresh noise",
+                "stochastic": "'stochastic' rows a fresh stochastic oracle"}
+
 #: The columns of :func:`summary_table`.
-COLUMNS = ["problem", "optimizer", "rank", "runs", "diverged", "errors", "final", "final_is",
+COLUMNS = ["problem", "optimizer", "oracle", "rank", "runs", "diverged", "errors", "final", "final_is",
            "q25", "q75", "ci_low", "ci_high", "iterate", "reference", "steps_to_target",
            "steps_exact", "reached", "cost_to_target", "seconds_to_target", "time"]
 
@@ -72,6 +95,8 @@ def judged_values(data: pd.DataFrame) -> pd.DataFrame:
     the averaged iterate's where a run records ``avg_loss``, ``subopt`` clipped at 0."""
     keep = statistics.RUN_COLUMNS + ["step", "loss", "subopt", "time", _cost_column(data)]
     view = data[keep].copy()
+    view["oracle"] = (data["oracle"].fillna(UNKNOWN_ORACLE).astype(str) if "oracle" in data
+                      else UNKNOWN_ORACLE)
     if "avg_loss" in data:
         avg = data["avg_loss"]
         averaged = avg.notna().groupby(data["run_id"]).transform("any")
@@ -116,9 +141,15 @@ def steps_to_target(data: pd.DataFrame, target: float = DEFAULT_TARGET) -> pd.Se
     return first_hits(judged_values(data), target)["step"].replace(np.inf, np.nan)
 
 
+def _oracles(values: pd.Series) -> str:
+    """The distinct oracles of a configuration's runs, sorted, joined by "/"."""
+    return "/".join(sorted(set(values)))
+
+
 def _per_configuration(view: pd.DataFrame, target: float) -> pd.DataFrame:
     """Per configuration (in order of appearance): medians over its runs of the first
-    hits (+inf where a run never got there) and of the time; counts reached."""
+    hits (+inf where a run never got there) and of the time; counts reached; the
+    runs' oracles."""
     last = final_rows(view).set_index("run_id")
     runs = first_hits(view, target).add_prefix("hit_").join(last)
     runs["time"] = runs["time"].where(runs["status"] != "error")  # a failed run has none
@@ -127,7 +158,8 @@ def _per_configuration(view: pd.DataFrame, target: float) -> pd.DataFrame:
         averaged=("averaged", "any"), steps_to_target=("hit_step", "median"),
         steps_exact=("hit_exact", "all"), n_reached=("reached", "sum"), n=("reached", "size"),
         cost_to_target=("hit_cost", "median"), seconds_to_target=("hit_time", "median"),
-        time=("time", "median"))  # medians skip NaN and keep inf: [1, inf] gives inf
+        time=("time", "median"),  # medians skip NaN and keep inf: [1, inf] gives inf
+        oracle=("oracle", _oracles))
     table["iterate"] = np.where(table["averaged"], "averaged", "last")
     table["reached"] = table["n_reached"].astype(str) + "/" + table["n"].astype(str)
     return table.reset_index().rename(columns={"problem_label": "problem",
@@ -139,15 +171,17 @@ def summary_table(data: pd.DataFrame, target: float = DEFAULT_TARGET, *,
     """One row per (problem, optimizer) configuration, over seeds, in order of appearance.
 
     Columns (conventions in the module docstring): ``problem``, ``optimizer`` (labels),
-    ``rank`` (by ``final`` within the problem; ties share the better rank, NaN last),
-    ``runs``, ``diverged``, ``errors``; ``final`` (median final value), ``final_is``
-    ("subopt" or "loss"), ``q25``, ``q75`` and ``ci_low``, ``ci_high`` (its quartiles
-    and 95% bootstrap interval with ``n_boot`` resamples, :func:`optbench.statistics.
-    final_stats`); ``iterate`` ("last" or "averaged"), ``reference`` ("f_star" or "best
-    found": what the gap is measured from); ``steps_to_target`` (median over seeds, a
-    seed that never got there +inf), ``steps_exact`` (False: an upper bound),
-    ``reached`` ("k/n" seeds), ``cost_to_target``, ``seconds_to_target`` (like the
-    steps) and ``time`` (median seconds of the method's own work).
+    ``oracle`` (what the runs saw: "full batch", "minibatch", "noisy"...; distinct
+    values of a configuration's runs joined by "/"), ``rank`` (by ``final`` within the
+    problem; ties share the better rank, NaN last), ``runs``, ``diverged``, ``errors``;
+    ``final`` (median final value), ``final_is`` ("subopt" or "loss"), ``q25``, ``q75``
+    and ``ci_low``, ``ci_high`` (its quartiles and 95% bootstrap interval with
+    ``n_boot`` resamples, :func:`optbench.statistics.final_stats`); ``iterate`` ("last"
+    or "averaged"), ``reference`` ("f_star" or "best found": what the gap is measured
+    from); ``steps_to_target`` (median over seeds, a seed that never got there +inf),
+    ``steps_exact`` (False: an upper bound), ``reached`` ("k/n" seeds),
+    ``cost_to_target``, ``seconds_to_target`` (like the steps) and ``time`` (median
+    seconds of the method's own work).
     """
     if data.empty:
         return pd.DataFrame(columns=COLUMNS)
@@ -180,7 +214,8 @@ def summary_cells(table: pd.DataFrame, *, inf: str = "inf", missing: str = "-") 
     """The numbers of :func:`summary_table` as the text both stdout and the report show:
     ``final``, ``steps``, ``reached``, ``cost``, ``seconds``, ``time`` (3 significant
     digits, steps in full; ``inf`` for a diverged median, ``missing`` for no value or
-    not reached; ``<= N`` where the count to target is an upper bound)."""
+    not reached; ``<= N`` where the count to target is an upper bound); and ``oracle``,
+    the table's as it is (``missing`` for a table without it)."""
     def value(column: str) -> list[str]:
         return [_value_text(v, inf, missing) for v in table[column]]
 
@@ -195,6 +230,8 @@ def summary_cells(table: pd.DataFrame, *, inf: str = "inf", missing: str = "-") 
         "cost": to_target("cost_to_target", 3),
         "seconds": to_target("seconds_to_target", 3),
         "time": value("time"),
+        "oracle": (list(table["oracle"].astype(str)) if "oracle" in table
+                   else [missing] * len(table)),
     }, index=table.index)
 
 
@@ -213,11 +250,40 @@ def summary_notes(table: pd.DataFrame, target: float = DEFAULT_TARGET, *,
     if (table["final_is"] == "loss").any():
         notes.append("loss: f* is unknown; the gap to the target is measured from the best "
                      "loss any run reached on the problem.")
+    mixed = _mixed_oracle_note(table)
+    if mixed:
+        notes.append(mixed)
     if (table["iterate"] == "averaged").any():
         notes.append("iterate 'averaged': the run keeps an average of its iterates "
                      "(average = DECAY, or schedule-free); its numbers are those of the "
                      "averaged iterate (avg_loss), the point it returns.")
     return notes
+
+
+def _mixed_oracle_note(table: pd.DataFrame) -> str | None:
+    """The note on the problems of ``table`` whose rows saw different oracles (None if
+    none does)."""
+    if "oracle" not in table or table.empty:
+        return None
+    kinds_of = {problem: {k for v in group for k in str(v).split("/")} - {UNKNOWN_ORACLE}
+                for problem, group in table.groupby("problem", sort=False)["oracle"]}
+    mixing = [problem for problem, kinds in kinds_of.items() if len(kinds) > 1]
+    if not mixing:
+        return None
+    kinds = set().union(*(kinds_of[p] for p in mixing))
+    where = ("these rows mix oracles" if len(kinds_of) == 1 else
+             f"the rows of {mixing[0]} mix oracles" if len(mixing) == 1 else
+             f"the rows of {len(mixing)} of {len(kinds_of)} problems mix oracles")
+    others = [text for kind, text in _ORACLE_TEXT.items() if kind in kinds]
+    others += [f"'{kind}' rows another oracle" for kind in sorted(kinds)
+               if kind != FULL_BATCH and kind not in _ORACLE_TEXT]
+    seen = (", ".join(others[:-1]) + " and " + others[-1] if len(others) > 1
+            else others[0] if others else "")
+    full = ("'full batch' rows (whole-run solvers such as scipy's L-BFGS and BFGS) see the "
+            "exact objective" if FULL_BATCH in kinds else "")
+    sentence = "; ".join(part for part in (full, f"{seen} at every step" if seen else "") if part)
+    return (f"oracle: {where}: {sentence}. So they are not compared as equals: the ranks "
+            "are by final value alone, and only rows of the same oracle compare the methods.")
 
 
 def _aligned(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -232,12 +298,12 @@ def _aligned(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def _block(group: pd.DataFrame, target: float) -> str:
-    """One problem's table: optimizer, median final value, steps (k/n), time, diverged,
-    then errors and iterate only where some row needs them."""
+    """One problem's table: optimizer, oracle, median final value, steps (k/n), time,
+    diverged, then errors and iterate only where some row needs them."""
     cells = summary_cells(group)
-    header = ["optimizer", f"median final {group['final_is'].iloc[0]}", f"steps to {target:g}",
+    header = ["optimizer", "oracle", f"median final {group['final_is'].iloc[0]}", f"steps to {target:g}",
               "median time [s]", "diverged"]
-    columns = [group["optimizer"], cells["final"],
+    columns = [group["optimizer"], cells["oracle"], cells["final"],
                cells["steps"] + " (" + cells["reached"] + ")", cells["time"],
                group["diverged"].astype(str)]
     if group["errors"].any():
