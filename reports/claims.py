@@ -22,6 +22,7 @@ from optbench.claims import FAILS, HOLDS, INCONCLUSIVE, Budget, Evidence
 from optbench.claims.execute import build_evidence, load_tables, load_verdicts, verdicts_path
 
 from .convergence import convergence_figure
+from .style import Palette
 
 #: CSS class of each verdict's badge (an outcome that is none of these gets "unknown").
 BADGE_CLASSES = {HOLDS: "holds", FAILS: "fails", INCONCLUSIVE: "inconclusive"}
@@ -88,11 +89,17 @@ def missing_runs(entry: dict[str, Any], runs: pd.DataFrame) -> int:
 
 def arms_figure(evidence: Evidence) -> Figure | None:
     """Median and interquartile band over seeds of each arm's suboptimality (or loss)
-    against steps, one panel per problem (None without trace rows)."""
+    against steps, one panel per problem (None without trace rows).
+
+    Each arm has a colour of its own (the arms are what the claim compares, even
+    when they run one optimizer), and the figure fits the page's width with texts
+    of at least :data:`~reports.style.MIN_FONT_PT` (:func:`convergence_figure`).
+    """
     trace = evidence.trace
     if trace.empty:
         return None
-    return convergence_figure(trace.assign(optimizer_label=trace["arm"].astype(str)), "step")
+    arms = trace["arm"].astype(str)
+    return convergence_figure(trace.assign(optimizer_label=arms), "step", palette=Palette(arms.unique()))
 
 
 def claim_figure(entry: dict[str, Any], evidence: Evidence) -> tuple[Callable[[], Any], bool]:

@@ -8,7 +8,7 @@ it diverged, so a median that leaves the panel means that most seeds diverged.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -19,17 +19,19 @@ from optbench import statistics
 
 from .selection import best_labels
 from .style import (
+    PAGE_WIDTH_IN,
     Palette,
+    data_palette,
+    facet_layout,
     facets,
-    legend_width,
     log_axis_ok,
     log_scale,
     natural_sorted,
     note,
     optimizer_legend,
-    palette_for,
     theme,
     wrap,
+    wrap_titles,
 )
 
 #: Suboptimalities below this are drawn at it (the loss itself is only known to
@@ -45,10 +47,16 @@ LOG_X = ("cost", "n_grad", "time")
 #: Above the 15 of the built-in quick suite, so its figures show every configuration.
 MAX_CURVES = 16
 
+#: Diverged configurations a panel's note names at most (the others are counted).
+MAX_NOTES = 4
+
+#: Inches of a panel (width at most: the panels narrow to fit the page, and height).
+PANEL = (3.6, 2.6)
+
 #: Axis labels of the abscissae.
 X_LABELS = {
     "step": "steps",
-    "cost": "gradient evaluations (cost, gradient-equivalents)",
+    "cost": "cost (gradient-equivalents)",
     "n_grad": "gradient evaluations",
     "time": "seconds of the method's own work",
 }
@@ -106,7 +114,7 @@ def _panel(ax, stats: pd.DataFrame, y: str, palette: Palette, log_x: bool) -> li
                     markeredgecolor="black", markeredgewidth=0.6, color=kw["color"],
                     label="_diverged")
             n_runs = int(curve["n"].max())
-            notes.append(f"{wrap(label, 30)}: {int(n_div.max())}/{n_runs} diverged")
+            notes.append(f"{wrap(label, 26)}: {int(n_div.max())}/{n_runs} runs")
     if log:
         log_scale(ax)
         if finite.size:
@@ -114,6 +122,23 @@ def _panel(ax, stats: pd.DataFrame, y: str, palette: Palette, log_x: bool) -> li
     elif finite.size:
         ax.set_ylim(top=top)
     return notes
+
+
+def _facets(problems: list[str], xs: list[str], ncols: int,
+            labels: list[str]) -> tuple[Figure, list, dict[str, str]]:
+    """The figure's panels (one per problem, or a row of ``xs`` per problem) and the
+    problems' titles, wrapped to the room they have: the row, or a panel and its gap."""
+    if len(xs) == 1:  # each panel has its own ordinate label
+        n, ncols, wspace = len(problems), ncols, 0.8
+    else:
+        n, ncols, wspace = len(problems) * len(xs), len(xs), 0.6
+    sizes: dict[str, Any] = {"panel": PANEL, "legend": labels, "legend_title": "optimizer",
+                             "max_width": PAGE_WIDTH_IN, "hspace": 0.9, "wspace": wspace}
+    panel_width = facet_layout(n, ncols, **sizes).panel[0]
+    room = panel_width + 0.6 if len(xs) == 1 else len(xs) * (panel_width + wspace) - wspace
+    wrapped, lines = wrap_titles(problems, room)
+    fig, axes = facets(n, ncols, title_lines=lines, **sizes)
+    return fig, axes, dict(zip(problems, wrapped))
 
 
 def convergence_figure(
@@ -144,7 +169,10 @@ def convergence_figure(
     :data:`SUBOPT_FLOOR` drawn at it) where the problem's optimum is known, else the
     loss (log axis where positive).  Steps are on a linear axis, cost and seconds on
     log axes (:data:`LOG_X`).  The panels of a row share their y range.  A
-    diverged median ends with an X marker.
+    diverged median ends with an X marker, and the first panel of a problem names
+    the configurations that diverged (:data:`MAX_NOTES` at most).  The figure is at
+    most :data:`~reports.style.PAGE_WIDTH_IN` wide, the legend below the panels
+    unless it fits right of them.
 
     Returns:
         The Figure, or None when ``data`` has no rows.
@@ -152,20 +180,19 @@ def convergence_figure(
     if data is None or data.empty:
         return None
     single = isinstance(xs, str)
-    xs = [xs] if single else list(xs)
+    xs = [xs] if isinstance(xs, str) else list(xs)
     problems = natural_sorted(data["problem_label"].unique())
-    palette = palette_for(sorted(data["optimizer_label"].unique()), palette)
+    palette = data_palette(sorted(data["optimizer_label"].unique()), palette, data)
     totals = data.groupby("problem_label")["optimizer_label"].nunique()
     if max_curves is not None and data["optimizer_label"].nunique() > max_curves:
         data = data[data["optimizer_label"].isin(best_labels(data, max_curves))]
     labels = sorted(data["optimizer_label"].unique())
     by_problem = dict(tuple(data.groupby("problem_label", sort=False)))
     with theme():
+        fig, axes, titles = _facets(problems, xs, ncols, labels)
         if single:
-            fig, axes = facets(len(problems), ncols, legend_width=legend_width(labels))
             cells = [(ax, p, xs[0]) for ax, p in zip(axes, problems)]
         else:
-            fig, axes = facets(len(problems) * len(xs), len(xs), legend_width=legend_width(labels))
             cells = [(axes[r * len(xs) + c], p, x) for r, p in enumerate(problems)
                      for c, x in enumerate(xs)]
         for ax, problem, x in cells:
@@ -180,7 +207,9 @@ def convergence_figure(
             else:
                 notes = _panel(ax, stats, y, palette, log_x)
                 if notes and first_column:
-                    note(ax, "X diverged\n" + "\n".join(notes), loc="lower left", color="#a00")
+                    if len(notes) > MAX_NOTES:
+                        notes = notes[:MAX_NOTES - 1] + [f"and {len(notes) - MAX_NOTES + 1} more"]
+                    note(ax, "X = diverged\n" + "\n".join(notes), loc="lower left", color="#a00")
             drawn = rows["optimizer_label"].nunique()
             if first_column and drawn < totals[problem]:
                 note(ax, f"{drawn} of {totals[problem]} configurations", loc="upper right")
@@ -194,7 +223,7 @@ def convergence_figure(
                 ax.xaxis.set_major_formatter(EngFormatter(unit="s", sep=" "))
             if first_column:
                 ax.set_ylabel("suboptimality f - f*" if y == "subopt" else "loss (f* unknown)")
-                ax.set_title(wrap(problem, 48), loc="left")
+                ax.set_title(titles[problem], loc="left")
         if not single:  # one y range per row, so that the columns compare at a glance
             for r in range(len(problems)):
                 row = axes[r * len(xs):(r + 1) * len(xs)]

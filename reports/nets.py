@@ -17,9 +17,10 @@ ensembles.
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -33,22 +34,28 @@ from optbench import statistics
 from optbench.diagnostics import activation_stats
 
 from .style import (
+    PAGE_WIDTH_IN,
+    TEXT_PT,
     Palette,
+    axes_width,
+    data_palette,
+    facet_layout,
     facets,
-    legend_width,
     log_axis_ok,
     log_scale,
     optimizer_legend,
-    palette_for,
     suptitle,
+    text_size,
     theme,
-    wrap,
+    wrap_titles,
 )
 
 #: The lecture's rule of thumb for the update/weight norm ratio.
 UPDATE_RATIO_REFERENCE = 1e-3
 #: The inits of the activation figure, in the order of the lecture.
 INITS = ("small", "large", "xavier", "he")
+#: Inches of a panel of the accuracy and update ratio figures (width at most).
+PANEL = (4.6, 3.0)
 
 
 def net_rows(data: pd.DataFrame) -> pd.DataFrame:
@@ -67,9 +74,23 @@ def _metric_panels(data: pd.DataFrame, columns: Sequence[str]) -> tuple[pd.DataF
     return rows, sorted(rows["problem_label"].unique())
 
 
+def _panels(problems: list[str], ncols: int, legend: list[str]) -> tuple[Figure, list, list[str]]:
+    """A panel per net problem, the legend of ``legend``, and the problems' titles
+    wrapped to a panel and its gap."""
+    sizes: dict[str, Any] = {"panel": PANEL, "wspace": 0.85, "max_width": PAGE_WIDTH_IN,
+                             "legend": legend, "legend_title": "optimizer"}
+    titles, lines = wrap_titles(problems, facet_layout(len(problems), ncols, **sizes).panel[0] + 0.6)
+    fig, axes = facets(len(problems), ncols, title_lines=lines, **sizes)
+    return fig, axes, titles
+
+
 def accuracy_figure(data: pd.DataFrame, *, palette: Palette | None = None, ncols: int = 2,
                     n_points: int = 60) -> Figure | None:
     """Training (solid) and validation (dashed) accuracy over steps, per net problem.
+
+    The line style tells training from validation, so the configurations of one
+    optimizer family (one colour) are told apart by markers
+    (:meth:`~reports.style.Palette.line_kw` with ``linestyle=False``).
 
     Medians over seeds (:func:`optbench.statistics.curve_stats`, a diverged run
     dropped from the accuracy from where it diverged); the band is the
@@ -82,20 +103,22 @@ def accuracy_figure(data: pd.DataFrame, *, palette: Palette | None = None, ncols
     if not panels or not {"train_acc", "val_acc"} <= set(rows.columns):
         return None
     labels = sorted(rows["optimizer_label"].unique())
-    palette = palette_for(labels, palette)
+    palette = data_palette(labels, palette, rows)
+    extra = [(Line2D([], [], color="0.3"), "training"),
+             (Line2D([], [], color="0.3", linestyle="--"), "validation")]
     with theme():
-        fig, axes = facets(len(panels), ncols, panel=(4.6, 3.0), legend_width=legend_width(labels))
-        for ax, problem in zip(axes, panels):
+        fig, axes, titles = _panels(panels, ncols, [*labels, *(text for _, text in extra)])
+        for ax, problem, title in zip(axes, panels, titles):
             sub = rows[rows["problem_label"] == problem]
             train = statistics.curve_stats(sub, x="step", y="train_acc", n_points=n_points,
                                            diverged_value=np.nan)
             val = statistics.curve_stats(sub, x="step", y="val_acc", n_points=n_points,
                                          diverged_value=np.nan)
             for label, curve in train.groupby("optimizer_label", sort=True):
-                kw = palette.line_kw(label, len(curve))
+                kw = palette.line_kw(label, len(curve), linestyle=False)
                 ax.plot(curve["x"], curve["median"], linewidth=1.5, label=label, **kw)
             for label, curve in val.groupby("optimizer_label", sort=True):
-                kw = palette.line_kw(label, len(curve))
+                kw = palette.line_kw(label, len(curve), linestyle=False)
                 ax.plot(curve["x"], curve["median"], linewidth=1.5, linestyle="--",
                         label=f"_val {label}", **kw)
                 ax.fill_between(curve["x"], curve["q25"], curve["q75"], color=kw["color"],
@@ -104,10 +127,8 @@ def accuracy_figure(data: pd.DataFrame, *, palette: Palette | None = None, ncols
             ax.set_xlim(left=0)
             ax.set_xlabel("steps")
             ax.set_ylabel("accuracy")
-            ax.set_title(wrap(problem, 60), loc="left")
-        extra = [(Line2D([], [], color="0.3"), "training"),
-                 (Line2D([], [], color="0.3", linestyle="--"), "validation")]
-        optimizer_legend(fig, palette, labels, extra=extra)
+            ax.set_title(title, loc="left")
+        optimizer_legend(fig, palette, labels, extra=extra, linestyle=False)
     return fig
 
 
@@ -127,10 +148,12 @@ def update_ratio_figure(data: pd.DataFrame, *, palette: Palette | None = None, n
     if not panels:
         return None
     labels = sorted(rows["optimizer_label"].unique())
-    palette = palette_for(labels, palette)
+    palette = data_palette(labels, palette, rows)
+    extra = [(Line2D([], [], color="black", linestyle="--", linewidth=1.0),
+              f"rule of thumb {UPDATE_RATIO_REFERENCE:g}")]
     with theme():
-        fig, axes = facets(len(panels), ncols, panel=(4.6, 3.0), legend_width=legend_width(labels))
-        for ax, problem in zip(axes, panels):
+        fig, axes, titles = _panels(panels, ncols, [*labels, *(text for _, text in extra)])
+        for ax, problem, title in zip(axes, panels, titles):
             sub = rows[rows["problem_label"] == problem]
             stats = statistics.curve_stats(sub, x="step", y="update_ratio", n_points=n_points,
                                            diverged_value=np.nan)
@@ -144,9 +167,7 @@ def update_ratio_figure(data: pd.DataFrame, *, palette: Palette | None = None, n
             ax.set_xlim(left=0)
             ax.set_xlabel("steps")
             ax.set_ylabel("|update| / |weights|")
-            ax.set_title(wrap(problem, 60), loc="left")
-        extra = [(Line2D([], [], color="black", linestyle="--", linewidth=1.0),
-                  f"rule of thumb {UPDATE_RATIO_REFERENCE:g}")]
+            ax.set_title(title, loc="left")
         optimizer_legend(fig, palette, labels, extra=extra)
     return fig
 
@@ -162,7 +183,8 @@ def activation_histograms_figure(
     bins: int = 40,
 ) -> Figure | None:
     """The distribution of every hidden layer's activations at the initial point of a
-    deep net (default: eight tanh layers of 256 units), one panel per ``init``.
+    deep net (default: eight tanh layers of 256 units), one panel per ``init``, two
+    panels a row.
 
     In a panel, layer k's histogram is drawn as a violin at x = k (its width is the
     density of the values on the y axis), with the layer's standard deviation
@@ -178,7 +200,7 @@ def activation_histograms_figure(
     nets = []
     with threadpool_limits(limits=1, user_api="blas"):  # small products: one thread is fastest
         for init in inits:
-            net = problems.get("mlp", dataset=dataset, hidden=list(hidden), activation=activation,
+            net: Any = problems.get("mlp", dataset=dataset, hidden=list(hidden), activation=activation,
                                init=init, batch_size=None, seed=0)
             x0 = net.x0(seed)
             nets.append((init, net.forward_activations(x0), activation_stats(net, x0)))
@@ -189,9 +211,14 @@ def activation_histograms_figure(
     else:
         value_range = None
     n_layers = len(hidden)
+    ncols = min(2, len(inits))
     with theme():
-        fig, axes = facets(len(inits), len(inits), panel=(0.34 * n_layers + 0.5, 2.4),
-                           sharey=True, suptitle=True, wspace=0.2, left=0.6)
+        fig, axes = facets(len(inits), ncols, panel=(0.62 * n_layers + 0.5, 2.3), sharey=True,
+                           suptitle=True, wspace=0.3, hspace=1.05, left=0.75,
+                           max_width=PAGE_WIDTH_IN)
+        # a std label every `every` layers, so that neighbouring labels do not touch
+        spacing = axes_width(axes[0]) / (n_layers + 0.2)
+        every = max(1, math.ceil((text_size("9.8e-06")[0] + 0.05) / spacing))
         for ax, (init, layers, stats) in zip(axes, nets):
             for k, h in enumerate(layers, start=1):
                 values = np.asarray(h, dtype=float).ravel()
@@ -199,16 +226,18 @@ def activation_histograms_figure(
                 width = 0.42 * counts / max(counts.max(), 1)
                 centers = 0.5 * (edges[:-1] + edges[1:])
                 ax.fill_betweenx(centers, k - width, k + width, color="0.35", linewidth=0)
-                ax.text(k, 1.0, f"{float(stats['std'].iloc[k - 1]):.2g}",
-                        transform=ax.get_xaxis_transform(), ha="center", va="bottom", fontsize=6)
+                if (k - 1) % every == 0:
+                    ax.text(k, 1.0, f"{float(stats['std'].iloc[k - 1]):.2g}", fontsize=TEXT_PT,
+                            transform=ax.get_xaxis_transform(), ha="center", va="bottom")
             ax.set_xticks(range(1, n_layers + 1))
             ax.set_xlim(0.4, n_layers + 0.6)
             if value_range is not None:
                 ax.set_ylim(value_range[0] - 0.05, value_range[1] + 0.05)
             ax.grid(axis="x", visible=False)
             ax.set_xlabel("hidden layer")
-            ax.set_title(f"init={init}", loc="left", pad=11)
-        axes[0].set_ylabel("activation value")
+            ax.set_title(f"init={init}", loc="left", pad=16)
+            if ax.get_subplotspec().is_first_col():
+                ax.set_ylabel("activation value")
         suptitle(fig, f"{activation} net {len(hidden)} x {hidden[0]} on {dataset}: hidden "
                       "activations at the initial point (number above a layer: its std)")
     return fig
@@ -262,10 +291,16 @@ def ensembles_figure(tables: pd.DataFrame) -> Figure | None:
     if tables is None or tables.empty or not {"model", "val_acc", "val_loss"} <= set(tables.columns):
         return None
     groups = list(tables.groupby("table", sort=True)) if "table" in tables else [("", tables)]
+    height = max(len(g) for _, g in groups) * 0.26 + 1.0
+    names = max((text_size(str(model))[0] for model in tables["model"]), default=1.0)
+    sizes: dict[str, Any] = {"panel": (4.0, height), "left": names + 0.35, "max_width": PAGE_WIDTH_IN,
+                             "wspace": 0.7}  # room right of a bar for its value
+    panel = facet_layout(2 * len(groups), 2, **sizes).panel[0]
+    titles, lines = wrap_titles([_ensemble_title(g["config"].iloc[0]) if "config" in g else ""
+                                 for _, g in groups], 2 * panel + 0.7)
     with theme():
-        height = max(len(g) for _, g in groups) * 0.22 + 1.0
-        fig, axes = facets(2 * len(groups), 2, panel=(3.6, height), left=2.0, wspace=0.3)
-        for i, (_, group) in enumerate(groups):
+        fig, axes = facets(2 * len(groups), 2, title_lines=lines, **sizes)
+        for i, ((_, group), title) in enumerate(zip(groups, titles)):
             acc_ax, loss_ax = axes[2 * i], axes[2 * i + 1]
             y = np.arange(len(group))[::-1]
             colors = [KIND_COLORS.get(k, "0.5") for k in group.get("kind", ["single"] * len(group))]
@@ -273,18 +308,17 @@ def ensembles_figure(tables: pd.DataFrame) -> Figure | None:
             loss = group["val_loss"].to_numpy(dtype=float)
             acc_ax.barh(y, acc, color=colors)
             loss_ax.barh(y, loss, color=colors)
-            acc_ax.set_yticks(y, group["model"], fontsize=7)
+            acc_ax.set_yticks(y, group["model"])
             loss_ax.set_yticks(y, [""] * len(y))
             finite = acc[np.isfinite(acc)]
             if finite.size:
                 acc_ax.set_xlim(max(0.0, finite.min() - 0.1 * max(finite.max() - finite.min(), 0.05)),
                                 min(1.0, finite.max() + 0.02) + 1e-9)
             for yy, value in zip(y, acc):
-                acc_ax.text(value, yy, f" {value:.3f}", va="center", fontsize=6.5)
+                acc_ax.text(value, yy, f" {value:.3f}", va="center", fontsize=TEXT_PT)
             acc_ax.set_xlabel("validation accuracy (higher is better)")
             loss_ax.set_xlabel("validation loss (lower is better)")
-            title = _ensemble_title(group["config"].iloc[0]) if "config" in group else ""
-            acc_ax.set_title(wrap(title, 70), loc="left")
+            acc_ax.set_title(title, loc="left")
             for ax in (acc_ax, loss_ax):
                 ax.grid(axis="y", visible=False)
     return fig

@@ -9,6 +9,8 @@ unknown.
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -16,7 +18,17 @@ from matplotlib.figure import Figure
 from optbench import statistics
 
 from .convergence import X_LABELS
-from .style import Palette, facets, legend_width, log_scale, optimizer_legend, palette_for, theme
+from .style import (
+    PAGE_WIDTH_IN,
+    Palette,
+    axes_width,
+    data_palette,
+    facets,
+    fitting_chars,
+    log_scale,
+    optimizer_legend,
+    theme,
+)
 
 #: The relative target of the profiles: the gap must shrink by this factor.
 PROFILE_TARGET = 1e-3
@@ -70,7 +82,9 @@ def profiles_figure(
     it is fastest on, its height on the right how many it solves at all).  Right,
     ``d_s(budget)``: the share of (problem, seed) instances solved within a budget of
     ``measure`` (log axis).  Configurations of one optimizer that split the problems
-    between them are one method (:func:`merged_by_family`).
+    between them are one method (:func:`merged_by_family`).  Lines take the colour
+    of their optimizer family (the ``optimizer`` column) unless ``palette`` says
+    otherwise; the legend goes below the panels.
 
     Returns:
         The Figure, or None when ``data`` has no rows.
@@ -82,9 +96,11 @@ def profiles_figure(
     perf = statistics.performance_profile(data, measure=measure, target=target)
     prof = statistics.data_profile(data, x=measure, target=target)
     labels = sorted(data["optimizer_label"].unique())
-    palette = palette_for(labels, palette)
+    palette = data_palette(labels, palette, data)
     with theme():
-        fig, (left, right) = facets(2, 2, panel=(4.6, 3.2), legend_width=legend_width(labels))
+        fig, (left, right) = facets(2, 2, panel=(5.0, 3.2), wspace=0.85, legend=labels,
+                                    legend_title="optimizer", max_width=PAGE_WIDTH_IN)
+        chars = fitting_chars(axes_width(left) + 0.6)
         finite_tau = perf["tau"][np.isfinite(perf["tau"])]
         tau_max = max(2.0, float(finite_tau.max()) * 1.5) if len(finite_tau) else 2.0
         for label, curve in perf.groupby("solver", sort=True):
@@ -99,8 +115,8 @@ def profiles_figure(
         left.set_xlabel(f"tau: {X_LABELS.get(measure, measure).split(' (')[0]} relative to "
                         "the best optimizer's (log2)")
         left.set_ylabel("share of problems solved")
-        left.set_title(f"performance profile ({n_problems} problems, target {target:g} x initial gap)",
-                       loc="left")
+        left.set_title(textwrap.fill(f"performance profile ({n_problems} problems, target {target:g} x "
+                            "initial gap)", chars), loc="left")
 
         budgets = prof["budget"].to_numpy(dtype=float)
         positive = budgets[np.isfinite(budgets) & (budgets > 0)]
@@ -118,7 +134,7 @@ def profiles_figure(
         n_inst = int(prof["n_instances"].iloc[0]) if len(prof) else 0
         right.set_xlabel(f"budget: {X_LABELS.get(measure, measure)}")
         right.set_ylabel("share of instances solved")
-        right.set_title(f"data profile ({n_inst} problem x seed instances)", loc="left")
+        right.set_title(textwrap.fill(f"data profile ({n_inst} problem x seed instances)", chars), loc="left")
         optimizer_legend(fig, palette, labels)
     return fig
 

@@ -11,7 +11,16 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .style import Palette, facets, legend_width, log_axis_ok, log_scale, optimizer_legend, palette_for, theme
+from .style import (
+    PAGE_WIDTH_IN,
+    Palette,
+    data_palette,
+    facets,
+    log_axis_ok,
+    log_scale,
+    optimizer_legend,
+    theme,
+)
 
 
 def scheduled_runs(data: pd.DataFrame) -> pd.DataFrame:
@@ -32,7 +41,8 @@ def schedules_figure(data: pd.DataFrame, *, palette: Palette | None = None) -> F
 
     A schedule does not depend on the problem or the seed, so each configuration
     is drawn once, from its first run (smallest seed), joining the recorded steps.
-    Log axis where the rates are positive.
+    Log axis where the rates are positive.  The legend goes right of the panel
+    when it fits there (within :data:`~reports.style.PAGE_WIDTH_IN`), else below.
 
     Returns:
         The Figure, or None when no run's learning rate varies.
@@ -41,9 +51,10 @@ def schedules_figure(data: pd.DataFrame, *, palette: Palette | None = None) -> F
     if rows.empty:
         return None
     labels = sorted(rows["optimizer_label"].unique())
-    palette = palette_for(labels, palette)
+    palette = data_palette(labels, palette, rows)
     with theme():
-        fig, (ax,) = facets(1, 1, panel=(6.5, 3.2), legend_width=legend_width(labels))
+        fig, (ax,) = facets(1, 1, panel=(6.5, 3.2), legend=labels, legend_title="optimizer",
+                            max_width=PAGE_WIDTH_IN)
         for label in labels:
             runs = rows[rows["optimizer_label"] == label]
             first = runs.sort_values(["seed", "run_id"], kind="stable")["run_id"].iloc[0]

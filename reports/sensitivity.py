@@ -14,6 +14,8 @@ range may have cut off the optimum: the figure says so.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -22,7 +24,19 @@ from matplotlib.transforms import blended_transform_factory
 
 from optbench import statistics
 
-from .style import Palette, bottom_legend, facets, log_axis_ok, log_scale, note, palette_for, theme, wrap
+from .style import (
+    PAGE_WIDTH_IN,
+    Palette,
+    bottom_legend,
+    facet_layout,
+    facets,
+    log_axis_ok,
+    log_scale,
+    note,
+    palette_for,
+    theme,
+    wrap_titles,
+)
 
 ROLE, STUDY = "tune.role", "tune.id"
 
@@ -124,10 +138,17 @@ def sensitivity_figure(
     if table.empty:
         return None
     panels = list(table.groupby(["study", "problem_label", "optimizer"], sort=True))
-    palette = palette_for(table["color_key"].unique(), palette)
+    keys = table.drop_duplicates("color_key")
+    palette = palette_for(keys["color_key"], palette, dict(zip(keys["color_key"], keys["optimizer"])))
+    handles = _legend_handles()
+    sizes: dict[str, Any] = {"panel": (3.8, 2.8), "wspace": 0.85, "max_width": PAGE_WIDTH_IN,
+                             "legend": [str(h.get_label()) for h in handles]}
+    titles, lines = wrap_titles([f"{optimizer} on {problem}" + (f" (tuning {study})" if study else "")
+                                 for (study, problem, optimizer), _ in panels],
+                                facet_layout(len(panels), ncols, **sizes).panel[0] + 0.6)
     with theme():
-        fig, axes = facets(len(panels), ncols, panel=(3.8, 2.8), bottom_legend=True)
-        for ax, ((study, problem, optimizer), group) in zip(axes, panels):
+        fig, axes = facets(len(panels), ncols, title_lines=lines, **sizes)
+        for ax, ((_, _, optimizer), group), title in zip(axes, panels, titles):
             color = palette.color(group["color_key"].iloc[0])
             x = group["value"].to_numpy(dtype=float)
             med = group["median"].to_numpy(dtype=float)
@@ -160,23 +181,25 @@ def sensitivity_figure(
             measure = group["measure"].iloc[0]
             ax.set_xlabel(param)
             ax.set_ylabel(f"final {'suboptimality' if measure == 'subopt' else measure}")
-            ax.set_title(f"{optimizer} on {wrap(problem, 40)}" + (f"\n(tuning {study})" if study else ""),
-                         loc="left")
+            ax.set_title(title, loc="left")
             edge = group.loc[group["chosen"], "at_edge"]
             chosen_value = x[chosen][0] if chosen.any() else np.nan
             if len(edge) and edge.iloc[0]:
-                note(ax, f"chosen {param}={chosen_value:.3g} is the {edge.iloc[0]} value tried:\n"
-                         "the best may lie outside the range", loc="lower left", color="#a00")
+                note(ax, f"chosen {param}={chosen_value:.3g} is the\n{edge.iloc[0]} value tried: the "
+                         "best\nmay lie outside the range", loc="lower left", color="#a00")
             elif np.isfinite(chosen_value):
                 note(ax, f"chosen {param}={chosen_value:.3g}", loc="lower left")
-        handles = [
-            Line2D([], [], linestyle="none", marker="o", color="0.3", markersize=4,
-                   label="trial: median and IQR over seeds"),
-            Line2D([], [], linestyle="none", marker="o", markersize=12, markerfacecolor="none",
-                   markeredgecolor="black", label="chosen"),
-            Line2D([], [], linestyle=":", color="0.4", label="range tried"),
-            Line2D([], [], linestyle="none", marker="X", color="#a00", markersize=7,
-                   label="diverged (median)"),
-        ]
         bottom_legend(fig, handles)
     return fig
+
+
+def _legend_handles() -> list[Line2D]:
+    return [
+        Line2D([], [], linestyle="none", marker="o", color="0.3", markersize=4,
+               label="trial: median and IQR over seeds"),
+        Line2D([], [], linestyle="none", marker="o", markersize=12, markerfacecolor="none",
+               markeredgecolor="black", label="chosen"),
+        Line2D([], [], linestyle=":", color="0.4", label="range tried"),
+        Line2D([], [], linestyle="none", marker="X", color="#a00", markersize=7,
+               label="diverged (median)"),
+    ]

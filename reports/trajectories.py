@@ -18,6 +18,7 @@ and the contour lines through it and on either side of it (:func:`saddle_contour
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import Any, Mapping, NamedTuple, Sequence
 
 import matplotlib
@@ -33,15 +34,19 @@ import problems
 
 from .selection import best_labels
 from .style import (
+    PAGE_WIDTH_IN,
     Palette,
     bottom_legend,
+    data_palette,
+    facet_layout,
     facets,
+    fitting_chars,
     natural_sorted,
     note,
-    palette_for,
     suptitle,
     theme,
     wrap,
+    wrap_titles,
 )
 
 #: Contour levels per map (each panel's grid has its own: its panel shows them all).
@@ -73,6 +78,11 @@ SADDLE_LEVELS = 4
 SADDLE_COLOR = "0.25"
 #: Tick intervals per axis at most (every panel labels its own axes).
 TICK_BINS = 4
+#: Inches of a panel (width at most: the panels narrow to fit the page, and height).
+PANEL = (2.7, 2.3)
+#: A panel's window reaches this fraction of its height higher than :func:`panel_window`:
+#: room for the status note in its upper right corner, above the path.
+NOTE_ROOM = 0.12
 
 
 class Path(NamedTuple):
@@ -120,7 +130,7 @@ def drawn_runs(rows: pd.DataFrame, seed: int | None = None) -> dict[str, pd.Data
         common = int(per_seed[per_seed == per_seed.max()].index.min())
         has_common = runs["seed"].eq(common).groupby(runs["optimizer_label"]).transform("any")
         smallest = runs.groupby("optimizer_label")["seed"].transform("min")
-        chosen = np.where(has_common, common, smallest)
+        chosen: Any = np.where(has_common, common, smallest)
     else:
         chosen = seed
     picked = (runs[runs["seed"].to_numpy() == chosen]
@@ -214,6 +224,13 @@ def panel_window(
     half = span * (0.5 + MARGIN)
     return ((float(middle[0] - half[0]), float(middle[0] + half[0])),
             (float(middle[1] - half[1]), float(middle[1] + half[1])))
+
+
+def _note_room(window: tuple[tuple[float, float], tuple[float, float]]
+               ) -> tuple[tuple[float, float], tuple[float, float]]:
+    """``window`` with its top raised by :data:`NOTE_ROOM` of its new height."""
+    (x0, x1), (y0, y1) = window
+    return (x0, x1), (y0, y0 + (y1 - y0) / (1.0 - NOTE_ROOM))
 
 
 def _leading(points: np.ndarray, marks: np.ndarray) -> np.ndarray:
@@ -418,12 +435,12 @@ def _draw_contours(ax: Any, contours: ContourMap | None) -> None:
 
 
 def _draw_panel(ax: Any, path: Path, palette: Palette, window: tuple, contours: ContourMap | None,
-                x_star: np.ndarray | None, saddles: Sequence[np.ndarray]) -> None:
+                x_star: np.ndarray | None, saddles: Sequence[np.ndarray], title: str) -> None:
     """One optimizer's panel: contours, its path, start, last iterate, minimiser, saddles."""
     _draw_contours(ax, contours)
     x, y = path.x, path.y
-    kw = palette.line_kw(path.label)
-    kw.pop("marker", None)
+    kw = {key: value for key, value in palette.line_kw(path.label).items()
+          if key in ("color", "linestyle")}  # the iterates carry their own markers
     ax.plot(x, y, linewidth=1.1, label=path.label, **kw)
     if len(x) <= 150:
         ax.plot(x, y, linestyle="none", marker="o", markersize=1.8, color=kw["color"],
@@ -442,7 +459,7 @@ def _draw_panel(ax: Any, path: Path, palette: Palette, window: tuple, contours: 
         ax.plot([point[0]], [point[1]], linestyle="none", marker="X", markersize=8,
                 color=SADDLE_COLOR, markeredgecolor="white", markeredgewidth=0.6, label="_saddle")
     ax.grid(False)
-    ax.set_title(wrap(path.label, 34), loc="left")
+    ax.set_title(title, loc="left")
     note(ax, f"{path.status}, {path.last_step} steps",
          color="#a00" if path.status == "diverged" else "0.25")
     ax.set_xlim(window[0])
@@ -503,7 +520,8 @@ def trajectories_figure(
             how many of how many.
 
     Each panel has its own axes, framed on its path, the minimiser and any saddle
-    point (:func:`panel_window`); a diverged path is framed on how it left and then
+    point (:func:`panel_window`, with room on top for the panel's status note); a
+    diverged path is framed on how it left and then
     leaves the window.  Contour lines are log-spaced levels of ``f - min f`` over the
     panel's grid (:func:`contour_maps`); a saddle point gets an ``X`` and dashed
     contours through and around it.  A circle marks the start, a star the last
@@ -524,33 +542,40 @@ def trajectories_figure(
     paths = [_path(label, runs[label]) for label in shown_labels(rows, runs, max_panels)]
     if not paths:
         return None
-    palette = palette_for([p.label for p in paths], palette)
+    palette = data_palette([p.label for p in paths], palette, rows)
     problem = _rebuild(rows, problem_label, problem_params)
     x_star = minimiser(problem) if problem is not None else None
     saddles = saddle_points(problem) if problem is not None else []
     anchors = [x_star] if x_star is not None else []
-    windows = [panel_window(p.x, p.y, anchors=anchors, room=saddles, diverged=p.status == "diverged")
-               for p in paths]
+    windows = [_note_room(panel_window(p.x, p.y, anchors=anchors, room=saddles,
+                                       diverged=p.status == "diverged")) for p in paths]
     maps = contour_maps(problem, windows, saddles, grid_points) if problem is not None \
         else [None] * len(paths)
 
+    seeds = sorted({p.seed for p in paths})
+    capped = (f"; {len(paths)} of {len(runs)} optimizer configurations, the best by median "
+              "final value" if len(paths) < len(runs) else "")
+    title = "\n".join([wrap(problem_label, fitting_chars(PAGE_WIDTH_IN - 0.3)),
+                       textwrap.fill(f"(seed {', '.join(map(str, seeds))}{capped}; each panel "
+                                     "framed on its own path)", fitting_chars(PAGE_WIDTH_IN - 0.3))])
+    contoured = any(m is not None and m.lines is not None for m in maps)
+    saddle_contoured = any(m is not None and any(s for s, _ in m.saddle_lines) for m in maps)
+    handles = _legend_handles(x_star, saddles, contoured, saddle_contoured)
+    sizes: dict[str, Any] = {"panel": PANEL, "suptitle": title.count("\n") + 1, "wspace": 0.55,
+                             "hspace": 0.8, "left": 0.85, "max_width": PAGE_WIDTH_IN,
+                             "legend": [str(h.get_label()) for h in handles]}
+    titles, lines = wrap_titles([p.label for p in paths],
+                                facet_layout(len(paths), ncols, **sizes).panel[0] + 0.4)
     with theme():
-        fig, axes = facets(len(paths), ncols, panel=(3.0, 2.4), bottom_legend=True,
-                           suptitle=True, wspace=0.5, hspace=0.75)
-        for ax, path, window, contours in zip(axes, paths, windows, maps):
-            _draw_panel(ax, path, palette, window, contours, x_star, saddles)
+        fig, axes = facets(len(paths), ncols, title_lines=lines, **sizes)
+        for ax, path, window, contours, name in zip(axes, paths, windows, maps, titles):
+            _draw_panel(ax, path, palette, window, contours, x_star, saddles, name)
         columns = min(ncols, len(axes))
         for i, ax in enumerate(axes):
             if i + columns >= len(axes):  # nothing drawn below this panel
                 ax.set_xlabel("x_0")
             if ax.get_subplotspec().is_first_col():
                 ax.set_ylabel("x_1")
-        seeds = sorted({p.seed for p in paths})
-        capped = (f"; {len(paths)} of {len(runs)} optimizer configurations, the best by median "
-                  "final value" if len(paths) < len(runs) else "")
-        suptitle(fig, f"{wrap(problem_label, 90)}   (seed {', '.join(map(str, seeds))}{capped}; "
-                      "each panel framed on its own path)")
-        contoured = any(m is not None and m.lines is not None for m in maps)
-        saddle_contoured = any(m is not None and any(s for s, _ in m.saddle_lines) for m in maps)
-        bottom_legend(fig, _legend_handles(x_star, saddles, contoured, saddle_contoured))
+        suptitle(fig, title)
+        bottom_legend(fig, handles)
     return fig
