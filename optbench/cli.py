@@ -548,8 +548,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_claims)
     p = sub.add_parser(
         "report", help="write the HTML report of a results directory",
-        description="Write one self-contained HTML page from the runs stored in "
-        "DIR: an overview (runs, failures, divergences, the environment), per problem the "
+        description="Write an HTML page from the runs stored in DIR, its figures as PNG and "
+        "SVG files in the folder beside it (report_figures/ for report.html; click a figure "
+        "to open it full size): an overview (runs, failures, divergences, the environment), per problem the "
         "convergence curves, performance and data profiles, rankings with bootstrap intervals, "
         "trajectories of 2-D problems, tuning and schedules where the study has them, and the "
         "lecture's claims where DIR holds their verdicts. No optimizer is run: the report is "

@@ -1,7 +1,7 @@
 """Reports built from results tables only: figures, summary tables and the HTML report.
 
-The entry points are :func:`build_report`, the self-contained HTML page of a results
-directory, and :func:`write_scorecard`, the page of ``optbench score``.  Every
+The entry points are :func:`build_report`, the HTML page of a results directory
+with its figures beside it, and :func:`write_scorecard`, the page of ``optbench score``.  Every
 figure function takes the tables of :mod:`optbench.store` and
 returns a :class:`matplotlib.figure.Figure` (None when its data is absent); the
 same optimizer label has the same colour in every figure of a report
@@ -21,6 +21,7 @@ _HOME = {
     "load_ensembles": "nets", "update_ratio_figure": "nets",
     "profiles_figure": "profiles", "ranking_table": "profiles",
     "Results": "results", "read_results": "results",
+    "View": "views", "default_view": "views",
     "schedules_figure": "schedules",
     "write_scorecard": "scorecard",
     "sensitivity_figure": "sensitivity", "sensitivity_table": "sensitivity",
@@ -45,10 +46,12 @@ def __dir__() -> list[str]:
 __all__ = [
     "Palette",
     "Results",
+    "View",
     "accuracy_figure",
     "activation_histograms_figure",
     "build_report",
     "convergence_figure",
+    "default_view",
     "ensembles_figure",
     "format_summary",
     "load_ensembles",

@@ -62,7 +62,7 @@ def _chromium(tmp_path, *args):
 
 
 def test_every_image_loads(report, tmp_path):
-    probe = tmp_path / "probe.html"
+    probe = report.with_name("probe.html")  # beside the page: its figures' links resolve
     probe.write_text(report.read_text(encoding="utf-8").replace("</body>", PROBE, 1),
                      encoding="utf-8")
     proc = _chromium(tmp_path, "--dump-dom", probe.as_uri())

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import os
+import re
+import urllib.parse
 import warnings
 from html.parser import HTMLParser
 from pathlib import Path
@@ -74,17 +76,27 @@ class Page(HTMLParser):
                 self.h2.append(data.strip())
 
 
-def assert_self_contained(page: Page, raw: str) -> None:
+def assert_self_contained(page: Page, raw: str, where: Path | None = None) -> None:
+    """Nothing outside the page and its figure files: every image is a PNG embedded
+    or in the folder beside the page (``where``), every link lands in the page or on
+    one of those files."""
     for ref in page.hrefs + page.srcs:
-        assert not ref.startswith(("http://", "https://", "//")), ref
+        assert not ref.startswith(("http://", "https://", "//", "/")), ref
     for src in page.srcs:
-        assert src.startswith("data:image/png;base64,"), src[:40]
-        png = base64.b64decode(src.split(",", 1)[1])
+        if src.startswith("data:"):
+            assert src.startswith("data:image/png;base64,"), src[:40]
+            png = base64.b64decode(src.split(",", 1)[1])
+        else:
+            assert where is not None and re.fullmatch(r"[\w.-]+_figures/[\w.-]+\.png", src), src
+            png = (where / urllib.parse.unquote(src)).read_bytes()
         assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert "script" not in page.tags and "link" not in page.tags
     assert "@import" not in raw and "url(" not in raw
-    for href in page.hrefs:  # every internal link lands somewhere
-        assert href.startswith("#") and href[1:] in page.ids, href
+    for href in page.hrefs:  # every link lands somewhere
+        if href.startswith("#"):
+            assert href[1:] in page.ids, href
+        else:
+            assert where is not None and (where / urllib.parse.unquote(href)).is_file(), href
 
 
 @pytest.fixture(scope="module")
@@ -100,14 +112,15 @@ def built(report_results, tmp_path_factory):  # noqa: F811
 def test_build_report_writes_the_page_where_asked(built, report_results):  # noqa: F811
     path, raw, page = built
     assert path.name == "page.html" and path.is_file()
-    assert not [p for p in path.parent.iterdir() if p.name != "page.html"]  # no temp file left
+    # no temporary file left: the page and its figures' folder
+    assert sorted(p.name for p in path.parent.iterdir()) == ["page.html", "page_figures"]
     assert raw.startswith("<!DOCTYPE html>") and page.tags[0] == "html"
     assert "could not be drawn" not in raw
 
 
 def test_report_is_self_contained(built):
-    _, raw, page = built
-    assert_self_contained(page, raw)
+    path, raw, page = built
+    assert_self_contained(page, raw, path.parent)
     assert len(page.srcs) >= 15  # profiles, 5 convergence, 4 trajectories, nets x3, ...
 
 
@@ -194,7 +207,7 @@ def test_report_with_only_failed_runs(tmp_path):
     assert outcome.status == "error"
     raw = reports.build_report(tmp_path).read_text()
     page = Page(raw)
-    assert_self_contained(page, raw)
+    assert_self_contained(page, raw, tmp_path)
     assert "1 run: 1 error" in page.text and ERROR_TEXT in page.text
     assert page.srcs == [] and "Across problems" not in page.h2
 
@@ -203,7 +216,7 @@ def test_report_of_nets_only(report_results, tmp_path):  # noqa: F811
     nets = copy_runs(report_results, tmp_path / "nets", lambda m: m["spec"]["problem"] == "mlp")
     raw = reports.build_report(nets).read_text()
     page = Page(raw)
-    assert_self_contained(page, raw)
+    assert_self_contained(page, raw, nets)
     assert [h for h in page.h2 if h in FAMILIES] == ["mlp"]
     assert "Training the nets" in page.text and "Trajectories" not in page.text
     assert ERROR_TEXT in page.text  # Newton on the net failed
@@ -217,7 +230,7 @@ def test_report_of_many_problems_uses_one_panel_per_problem(tmp_path):
     run_study(specs, tmp_path)
     raw = reports.build_report(tmp_path).read_text()
     page = Page(raw)
-    assert_self_contained(page, raw)
+    assert_self_contained(page, raw, tmp_path)
     assert "one panel per problem" in page.text
     assert sum(t.startswith("quadratic[dim=5,condition_number=") for t in page.chunks) >= 6
 
@@ -228,7 +241,7 @@ def test_a_family_with_very_many_instances_is_summed_up_not_drawn(tmp_path, monk
     curves or rankings; the profiles still compare the optimizers."""
     import reports.html
 
-    monkeypatch.setattr(reports.html, "MAX_INSTANCES_DRAWN", 3)
+    monkeypatch.setattr(reports.family_sections, "MAX_INSTANCES_DRAWN", 3)
     specs = [RunSpec(problem="quadratic", problem_params={"dim": 5, "condition_number": c},
                      optimizer=name, optimizer_params=params, seed=0, steps=40, record_every=5)
              for c in (2.0, 5.0, 10.0, 20.0)
@@ -268,7 +281,7 @@ def test_report_overwrites_atomically(report_results, tmp_path):  # noqa: F811
     out.write_text("old")
     reports.build_report(subset, out)
     assert out.read_text().startswith("<!DOCTYPE html>")
-    assert sorted(os.listdir(out.parent)) == ["report.html"]
+    assert sorted(os.listdir(out.parent)) == ["report.html", "report_figures"]
     reference = tmp_path / "plain.txt"
     reference.write_text("x")  # the page gets the permissions of any new file
     assert out.stat().st_mode & 0o777 == reference.stat().st_mode & 0o777
@@ -361,7 +374,7 @@ def test_report_escapes_hostile_names_and_parameters(tmp_path):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in raw
     assert "&lt;img src=x onerror=alert(1)&gt;" in raw
     page = Page(raw)  # still parses, and the markup is text, not tags
-    assert_self_contained(page, raw)
+    assert_self_contained(page, raw, tmp_path)
     assert page.tags.count("img") == len(page.srcs)  # only the embedded figures
     assert EVIL_NAME in page.h2  # the family section, titled with the name as written
     assert any(EVIL_NAME in t and EVIL_NOTE in t for t in page.chunks)  # the problem label
@@ -404,7 +417,7 @@ def test_report_opens_with_the_claims_verdict_table(claims_dir):
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message="optbench report: figure")
         raw, page = _claims_page(claims_dir)
-    assert_self_contained(page, raw)
+    assert_self_contained(page, raw, claims_dir)
     assert page.h2[:3] == ["Contents", "Claims", "Overview"]
     assert page.nav_links[0] == "#claims"
     # one table row per claim, numbered claims first: number, statement, key, summary, badge, link
@@ -429,7 +442,7 @@ def test_report_opens_with_the_claims_verdict_table(claims_dir):
              ("toy-broken", HOLDING, FAILING)}
     for key, part in parts.items():
         part = part[:part.find("<h3", 4) if part.find("<h3", 4) > 0 else None]
-        assert f"<img alt='claim {key}' src='data:image/png;base64," in part, key
+        assert f"<img alt='claim {key}' src='report_figures/" in part, key
         assert "Statistic: " in part
         parts[key] = part
     # the registered claim with a figure draws its own; the others get their arms' curves
@@ -450,7 +463,7 @@ def test_a_claim_figure_that_fails_is_a_message(claims_dir):
     with pytest.warns(RuntimeWarning, match="claim toy-sgd-faster"):
         raw, page = _claims_page(claims_dir)
     assert "could not be drawn: ValueError('no figure today')" in page.text
-    assert_self_contained(page, raw)
+    assert_self_contained(page, raw, claims_dir)
     assert f"<img alt='claim {HOLDING}'" in raw  # the other claims keep theirs
 
 
@@ -481,7 +494,7 @@ def test_the_claims_section_escapes_hostile_text(claims_dir):
     assert "onmouseover='alert" not in raw
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in raw and "&lt;img src=x onerror=alert(1)&gt;" in raw
     assert ("unknown", "&lt;b&gt;holds&lt;/b&gt;") in _badges(raw)
-    assert_self_contained(page, raw)  # the odd key's figure link still lands (claim-0)
+    assert_self_contained(page, raw, claims_dir)  # the odd key's figure link still lands (claim-0)
     assert "#claim-0" in page.hrefs and "claim-0" in page.ids
     assert page.tags.count("img") == len(page.srcs)
     assert any(EVIL_NAME in t for t in page.chunks) and any(EVIL_NOTE in t for t in page.chunks)
@@ -492,7 +505,7 @@ def test_an_unreadable_verdicts_file_is_said_and_the_page_still_builds(claims_di
     raw, page = _claims_page(claims_dir)
     assert "Claims" in page.h2 and "could not be read" in page.text
     assert "Overview" in page.h2
-    assert_self_contained(page, raw)
+    assert_self_contained(page, raw, claims_dir)
 
 
 def test_no_claims_section_without_verdicts(built):

@@ -139,7 +139,7 @@ def test_best_labels_takes_each_optimizers_best_then_the_next_best(study):
 def test_page_sums_up_many_diverged_runs_per_configuration(study, page):
     raw, parsed = page
     n_diverged = study.drop_duplicates("run_id")["status"].eq("diverged").sum()
-    assert n_diverged == 2 * 3 * 5 * 4 > reports.html.MAX_LISTED_RUNS
+    assert n_diverged == 2 * 3 * 5 * 4 > reports.overview.MAX_LISTED_RUNS
     assert f"Diverged runs ({n_diverged})" in parsed.text
     section = between(raw, "<h3 id='diverged'>", "<h3 id='configuration'>")
     assert body_rows(section) == 2 * 3 * 5  # one row per (problem, optimizer) configuration
@@ -148,24 +148,39 @@ def test_page_sums_up_many_diverged_runs_per_configuration(study, page):
     assert "4/4" in section and "0\N{EN DASH}3" in section  # 4 of 4 runs, seeds 0-3
 
 
-def test_page_folds_long_ranking_tables_and_says_so(page):
+def test_page_ranks_one_configuration_per_optimizer_and_folds_the_whole_grid(page):
     raw, parsed = page
-    limit = reports.html.MAX_RANKED_ROWS
+    limit = reports.family_sections.MAX_RANKED_ROWS
     rankings = raw[raw.index("<h3 id='family-0-ranking'>"):]
-    first = rankings[:rankings.index("</h4>", rankings.index("</h4>") + 1)]  # the first problem
-    shown, folded = first.split("<details class='more'>", 1)
+    first = rankings[:rankings.index("<h4>", rankings.index("<h4>") + 1)]  # the first problem
+    view, grid = first.split("<details class='more'>", 1)
+    assert body_rows(view) == 3  # sgd, momentum, adam: each in its best configuration
+    assert "Every configuration on all seeds (45 configurations" in grid
+    shown, folded = grid.split("<details class='more'>", 1)
     assert body_rows(shown) == limit
     assert body_rows(folded) == 45 - limit
     assert f"show the other {45 - limit} optimizer configurations" in folded
     assert f"Only the first {limit} of 45 optimizer configurations are shown" in parsed.text
 
 
-def test_page_captions_say_what_the_figures_left_out(page):
+def test_page_captions_say_how_the_view_was_chosen(page):
     _, parsed = page
-    panels = reports.trajectories.MAX_PANELS
-    assert "Too many optimizer configurations to tell apart (45)" in parsed.text
-    assert f"Of the 45 optimizer configurations, {panels} get a panel" in parsed.text
+    assert "Each optimizer is drawn in one configuration per problem" in parsed.text
+    assert "over seeds 0\N{EN DASH}1, drawn on seeds 2\N{EN DASH}3 only" in parsed.text
+    assert "Too many optimizer configurations" not in parsed.text  # three curves a panel
     assert len(parsed.srcs) == 1 + 1 + 2  # profiles, convergence, one trajectory per problem
+
+
+def test_linked_grid_figures_cap_what_they_draw_and_say_so(study, tmp_path):
+    path = reports.write_report(study, tmp_path / "scale.html", title="scale")
+    folder = tmp_path / "scale_figures"
+    grid = (folder / next(p.name for p in folder.iterdir()
+                          if p.name.endswith("convergence-on-quadratic-all.svg"))).read_text()
+    curves = reports.convergence.MAX_CURVES
+    assert f"{curves} of 45" in grid  # the panel says how many of how many it draws
+    trajectories = [p for p in folder.iterdir() if "trajectories" in p.name and p.name.endswith("-all.svg")]
+    assert len(trajectories) == 2
+    assert "All 45 configurations, all seeds" in path.read_text()
 
 
 def test_page_sums_up_many_failed_runs_per_configuration():
