@@ -199,7 +199,8 @@ def _claims_section(results: Results, figures: Figures) -> blocks.Section | None
             continue
         evidence = claim_pages.claim_evidence(entry, results.data, results.runs, directory)
         draw, own = claim_pages.claim_figure(entry, evidence)
-        caption: list[Inline] = [f"Statistic: {entry.get('statistic', '')}."]
+        statistic = str(entry.get("statistic", "")).rstrip()
+        caption: list[Inline] = [f"Statistic: {statistic}{'' if statistic.endswith('.') else '.'}"]
         if not own:
             caption.append(" The claim draws no figure of its own here (or it is not registered in "
                            "this process: pass its module with --plugin), so this is each arm's "

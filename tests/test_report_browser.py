@@ -53,6 +53,7 @@ def report(tmp_path_factory):
 def test_the_page_has_the_claims_section(report):
     html = report.read_text(encoding="utf-8")
     assert "adam-bias-correction" in html and 'id="claims"' in html.replace("'", '"')
+    assert "Statistic: " in html and ".." not in html  # a statistic's own full stop is not doubled
 
 
 def _chromium(tmp_path, *args):
