@@ -4,6 +4,8 @@
 after it (``report.html`` -> ``report_figures/``): ``NN-name.png`` at :data:`PNG_DPI`
 dots per inch, shown in the page and opened full size by a click, and ``NN-name.svg``
 (text kept as text, the same bytes for the same figure), linked under the caption.
+A figure the page only links (:meth:`FigureFolder.link`: every configuration of a
+crowded study) is written as a PNG alone.
 ``NN`` numbers the figures in page order, so the names are stable from one build to
 the next; :meth:`FigureFolder.remove_stale` deletes the figures of an earlier build
 that this one did not draw.  Each file is written atomically.
@@ -111,7 +113,7 @@ class FigureFolder:
     def add(self, fig: Any, alt: str) -> dict[str, str]:
         """Write one figure (SVG first, then PNG); the template's fields: ``src`` and
         ``png`` (the PNG, relative to the page), ``svg``, ``width``, ``height``."""
-        stem = file_stem(len(self.written) // 2 + 1, alt)
+        stem = file_stem(self._count() + 1, alt)
         size = _size(fig)
         links = {}
         for fmt in ("svg", "png"):
@@ -124,13 +126,21 @@ class FigureFolder:
 
     def link(self, draw: Callable[[], Any], alt: str) -> dict[str, str] | None:
         """Draw a figure that the page links but does not show (a view of the same data
-        with every configuration): its ``png`` and ``svg`` links, or None when ``draw``
-        gives no figure."""
+        with every configuration) as a PNG only: its ``png`` link (``svg`` empty), or
+        None when ``draw`` gives no figure.  Such a figure draws every configuration,
+        often hundreds of paths: its SVG would cost more than the rest of the page."""
         fig = draw()
         if fig is None:
             return None
-        fields = self.add(fig, alt)
-        return {"png": fields["png"], "svg": fields["svg"]}
+        name = f"{file_stem(self._count() + 1, alt)}.png"
+        data = figure_bytes(fig, "png")
+        store.replace_atomically(self.folder / name, functools.partial(_write_bytes, data=data))
+        self.written.append(name)
+        return {"png": f"{self._href}/{name}", "svg": ""}
+
+    def _count(self) -> int:
+        """Figures written so far (an SVG and its PNG count once)."""
+        return len({name.rsplit(".", 1)[0] for name in self.written})
 
     def remove_stale(self) -> list[str]:
         """Delete the figure files of an earlier build that this one did not write

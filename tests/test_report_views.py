@@ -147,6 +147,7 @@ from optbench import load  # noqa: E402
 from optbench.spec import RunSpec  # noqa: E402
 from optbench.study import run_study  # noqa: E402
 from reports import build_report, format_summary, summary_table  # noqa: E402
+from reports.figure_files import FigureFolder  # noqa: E402
 from tests.test_report_figure_files import Figures  # noqa: E402
 from tests.test_summary_numbers import _stdout_rows, _Tables  # noqa: E402
 
@@ -177,18 +178,27 @@ def _figure(raw: str, alt: str) -> dict:
     return figure
 
 
-def test_figures_draw_the_view_and_link_the_whole_grid(grid_study):
+def test_figures_draw_the_view_and_link_the_whole_grid(grid_study, tmp_path, monkeypatch):
     where, raw = grid_study
     figure = _figure(raw, "convergence on quadratic")
-    png, _, svg, grid_png, grid_svg = figure["links"]
+    png, _, svg, grid_png = figure["links"]  # the linked grid is a PNG alone
     assert grid_png.endswith("-convergence-on-quadratic-all.png") and (where / grid_png).is_file()
-    assert (where / grid_svg).is_file()
     assert "All 4 configurations, all seeds" in raw
     shown = (where / svg).read_text()  # the legend's text: one entry per optimizer
     assert ">sgd<" in shown and ">adam<" in shown and "lr=0.05" not in shown
-    everything = (where / grid_svg).read_text()
-    assert "sgd[lr=0.05]" in everything and "sgd[lr=0.01]" in everything
     assert "over seeds 0–1, drawn on seeds 2–3 only" in raw
+    # what the linked figure draws: every configuration
+    linked = {}
+    original = FigureFolder.link
+
+    def link(self, draw, alt):
+        fig = draw()
+        linked[alt] = {t.get_text() for legend in fig.legends for t in legend.get_texts()}
+        return original(self, lambda: fig, alt)
+
+    monkeypatch.setattr(FigureFolder, "link", link)
+    build_report(where, tmp_path / "again.html")
+    assert {"sgd[lr=0.05]", "sgd[lr=0.01]", "sgd[lr=0.1]"} <= linked["convergence on quadratic all"]
 
 
 def test_rankings_name_the_configuration_and_fold_the_grid_with_stdout_s_numbers(grid_study):

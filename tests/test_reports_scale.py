@@ -171,16 +171,13 @@ def test_page_captions_say_how_the_view_was_chosen(page):
     assert len(parsed.srcs) == 1 + 1 + 2  # profiles, convergence, one trajectory per problem
 
 
-def test_linked_grid_figures_cap_what_they_draw_and_say_so(study, tmp_path):
+def test_linked_grid_figures_are_pngs_of_every_configuration(study, tmp_path):
     path = reports.write_report(study, tmp_path / "scale.html", title="scale")
-    folder = tmp_path / "scale_figures"
-    grid = (folder / next(p.name for p in folder.iterdir()
-                          if p.name.endswith("convergence-on-quadratic-all.svg"))).read_text()
-    curves = reports.convergence.MAX_CURVES
-    assert f"{curves} of 45" in grid  # the panel says how many of how many it draws
-    trajectories = [p for p in folder.iterdir() if "trajectories" in p.name and p.name.endswith("-all.svg")]
-    assert len(trajectories) == 2
-    assert "All 45 configurations, all seeds" in path.read_text()
+    names = {p.name for p in (tmp_path / "scale_figures").iterdir()}
+    grids = sorted(n for n in names if n.endswith("-all.png"))
+    assert len(grids) == 1 + 2  # convergence, a trajectory figure per problem
+    assert not [n for n in names if n.endswith("-all.svg")]  # hundreds of paths: no SVG
+    assert path.read_text().count("All 45 configurations, all seeds") == 3
 
 
 def test_page_sums_up_many_failed_runs_per_configuration():
