@@ -4,9 +4,9 @@
 :mod:`optbench.claims.execute`).  The report reads it with :func:`read_verdicts`,
 rebuilds each claim's :class:`~optbench.claims.Evidence` from the stored runs whose
 ids the entry lists per arm (:func:`claim_evidence`, no run is repeated) and draws
-:func:`claim_figure`: the claim's own ``figure(evidence)`` when the claim is
-registered in this process and has one, else :func:`arms_figure`, the median
-convergence of each arm.
+:func:`claim_figure`: the claim's own figure (a registered claim's ``figure``, or a
+built-in claim's in :mod:`reports.claim_figures`), else :func:`arms_figure`, the
+median convergence of each arm.
 """
 
 from __future__ import annotations
@@ -104,15 +104,22 @@ def arms_figure(evidence: Evidence) -> Figure | None:
 
 def claim_figure(entry: dict[str, Any], evidence: Evidence) -> tuple[Callable[[], Any], bool]:
     """``(draw, own)``: a function that draws the claim's figure, and whether it is the
-    claim's own (``claim.figure``) rather than :func:`arms_figure`."""
+    claim's own rather than :func:`arms_figure`.
+
+    The claim's own figure is the ``figure`` of the claim registered under the entry's
+    key, where it has one (a user's claim), else the built-in claim's figure in
+    :mod:`reports.claim_figures`."""
     from optbench import claims
 
+    from . import claim_figures
+
     key = str(entry.get("key", ""))
-    claim = None
-    if key in claims.names():
-        claim = claims.get(key)
+    claim = claims.get(key) if key in claims.names() else None
     if claim is not None and claim.figure is not None:
         return (lambda: claim.figure(evidence)), True
+    figure = claim_figures.figure_for(key)
+    if figure is not None:
+        return (lambda: figure(evidence)), True
     return (lambda: arms_figure(evidence)), False
 
 

@@ -1,5 +1,5 @@
 """Claims 6-9 (optbench.claims.adaptive): arms, criteria on hand-built evidence, the quick
-experiments' verdicts under two seed sets, and the figures."""
+experiments' verdicts under two seed sets, and the figures (reports.claim_figures.adaptive)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,11 @@ from matplotlib.figure import Figure
 
 from optbench.claims import FAILS, HOLDS, INCONCLUSIVE, Budget, Evidence
 from optbench.claims import adaptive
+from optbench.claims.adaptive import adam_bias_correction, adam_good_default, newton_and_lbfgs, step_decay
+from optbench.claims.adaptive.run_tables import loso_select
 from optbench.claims.execute import collect
+import reports.claim_figures
+from reports.style import MIN_FONT_PT, PAGE_WIDTH_IN, smallest_text_pt
 
 CLAIMS = {claim.key: claim for claim in adaptive.CLAIMS}
 QUICK = Budget.default(quick=True)
@@ -63,7 +67,15 @@ def test_claims_in_number_order_with_their_texts():
     for claim in adaptive.CLAIMS:
         for text in (claim.statement, claim.experiment, claim.statistic):
             assert len(text) > 80
-        assert claim.figure is not None
+        assert claim.figure is None  # drawn by reports.claim_figures, never by optbench
+
+
+def test_every_claim_has_a_figure_in_reports():
+    from reports.claim_figures import adaptive as figures
+
+    assert set(figures.FIGURES) == set(CLAIMS)
+    for key in CLAIMS:
+        assert reports.claim_figures.figure_for(key) is figures.FIGURES[key]
 
 
 @pytest.mark.parametrize("key", list(CLAIMS))
@@ -96,7 +108,7 @@ def test_arms_use_the_stated_settings():
     assert {s.optimizer_params["lr"]["factor"] for s in decay} == {0.1}
     second = {arm.name: arm for arm in CLAIMS["newton-and-lbfgs"].arms(FULL)}
     assert second["newton/logistic"].specs[0].optimizer_params == {}  # Newton's defaults
-    assert all(s.steps * 2 == adaptive.GRAD_BUDGET
+    assert all(s.steps * 2 == newton_and_lbfgs.GRAD_BUDGET
                for s in second["lbfgs_stochastic/minibatch/0.1"].specs)  # 2 gradient calls a step
 
 
@@ -107,7 +119,7 @@ def test_loso_never_looks_at_the_evaluated_seed():
     # rate 1.0 is best on seeds 0-2 and terrible on seed 3; rate 0.1 is the reverse
     values = pd.DataFrame({"config": [0.1] * 4 + [1.0] * 4, "seed": [0, 1, 2, 3] * 2,
                            "value": [1.0, 1.0, 1.0, 1e-9, 0.1, 0.1, 0.1, 1e3]})
-    chosen = adaptive.loso_select(values).set_index("seed")
+    chosen = loso_select(values).set_index("seed")
     assert chosen.loc[3, "config"] == 1.0 and chosen.loc[3, "value"] == 1e3
     assert chosen.loc[0, "config"] == 0.1  # seeds 1, 2, 3: geometric means 1e-3 vs 1e3
 
@@ -115,7 +127,7 @@ def test_loso_never_looks_at_the_evaluated_seed():
 def test_loso_diverged_and_missing():
     values = pd.DataFrame({"config": [0.1, 0.1, 0.1, 1.0, 1.0, 1.0], "seed": [0, 1, 2] * 2,
                            "value": [1.0, 1.0, math.nan, 0.5, math.inf, 0.5]})
-    chosen = adaptive.loso_select(values).set_index("seed")
+    chosen = loso_select(values).set_index("seed")
     assert chosen.loc[0, "config"] == 0.1  # seeds 1, 2 of rate 1.0 hold a divergence
     assert chosen.loc[1, "config"] == 1.0  # seeds 0, 2: 0.5 vs 1.0 (NaN dropped)
     assert math.isnan(chosen.loc[2, "value"])  # rate 0.1 chosen, missing on seed 2
@@ -126,9 +138,9 @@ def test_loso_diverged_and_missing():
 
 def _bias_evidence(first: dict[str, list[float]], budget: Budget = QUICK, errors=()) -> Evidence:
     frames = []
-    lr = adaptive.ADAM_LR
-    for problem, *_ in adaptive.BIAS_PROBLEMS:
-        for variant, _ in adaptive.BIAS_VARIANTS:
+    lr = adam_bias_correction.ADAM_LR
+    for problem, *_ in adam_bias_correction.BIAS_PROBLEMS:
+        for variant, _ in adam_bias_correction.BIAS_VARIANTS:
             for i, seed in enumerate(budget.seeds):
                 r = first[variant][i % len(first[variant])]
                 move = np.arange(4) * r * lr  # every step moves each coordinate by r lr
@@ -159,8 +171,8 @@ def test_bias_criterion_without_runs_is_inconclusive():
 
 
 def test_uncorrected_factor_matches_the_docstring():
-    assert adaptive._uncorrected_factor(1) == pytest.approx(0.1 / math.sqrt(0.001))
-    assert adaptive._uncorrected_factor(1, beta2=0.99) == pytest.approx(1.0)
+    assert adam_bias_correction.uncorrected_factor(1) == pytest.approx(0.1 / math.sqrt(0.001))
+    assert adam_bias_correction.uncorrected_factor(1, beta2=0.99) == pytest.approx(1.0)
 
 
 # Claim 7 ----------------------------------------------------------------------------
@@ -173,7 +185,7 @@ def _default_evidence(adam_default: dict[str, list[float]], budget: Budget = QUI
     for arm in CLAIMS["adam-good-default"].arms(budget):
         problem, method, lr = arm.name.split("/")
         for i, spec in enumerate(arm.specs):
-            if method == "adam" and float(lr) in adaptive.DEFAULT_LRS:
+            if method == "adam" and float(lr) in adam_good_default.DEFAULT_LRS:
                 gap = adam_default[problem][i % len(adam_default[problem])]
             elif method == "momentum" and float(lr) == 0.01:
                 gap = 1e-3
@@ -186,7 +198,7 @@ def _default_evidence(adam_default: dict[str, list[float]], budget: Budget = QUI
 
 def test_default_criterion_outcomes():
     criterion = CLAIMS["adam-good-default"].criterion
-    problems = [p for p, *_ in adaptive.DEFAULT_PROBLEMS]
+    problems = [p for p, *_ in adam_good_default.DEFAULT_PROBLEMS]
     good = dict.fromkeys(problems, [3e-3, 4e-3, 5e-3])
     verdict = criterion(_default_evidence(good))
     assert verdict.outcome == HOLDS
@@ -204,7 +216,7 @@ def test_default_criterion_outcomes():
 
 
 def test_default_criterion_counts_divergence_as_worst():
-    problems = [p for p, *_ in adaptive.DEFAULT_PROBLEMS]
+    problems = [p for p, *_ in adam_good_default.DEFAULT_PROBLEMS]
     ev = _default_evidence(dict.fromkeys(problems, [3e-3]))
     adam = ev.trace["arm"].str.endswith("/adam/0.001") & ev.trace["arm"].str.startswith("mlp/")
     ev.trace.loc[adam, "status"] = "diverged"
@@ -221,14 +233,14 @@ _FLOORS = {0.001: 0.05, 0.003: 0.01, 0.01: 0.004, 0.03: 0.01, 0.1: 0.03}
 def _decay_evidence(q: list[float], budget: Budget = QUICK) -> Evidence:
     """Constant rates sit at their noise floor; step decay multiplies it by ``q`` (per
     seed) at each cut."""
-    steps, every = adaptive._decay_steps(budget)
-    t = np.arange(0, steps + 1, adaptive.DECAY_RECORD)
+    steps, every = step_decay.decay_steps(budget)
+    t = np.arange(0, steps + 1, step_decay.DECAY_RECORD)
     frames = []
     for lr, floor in _FLOORS.items():
         for i, seed in enumerate(budget.seeds):
             jitter = 1 + 0.01 * i
             frames.append(_run(f"constant/{lr:g}", seed, t, subopt=floor * jitter))
-            factor = q[i % len(q)] ** np.minimum(t // every, adaptive.DECAY_CUTS)
+            factor = q[i % len(q)] ** np.minimum(t // every, step_decay.DECAY_CUTS)
             frames.append(_run(f"step/{lr:g}", seed, t, subopt=floor * jitter * factor))
     return _evidence(frames, budget)
 
@@ -258,7 +270,7 @@ def test_decay_criterion_needs_pairs():
 def _second_order_evidence(mini_ratio: list[float], newton_steps: int = 6,
                            newton_status: str = "converged", budget: Budget = QUICK) -> Evidence:
     frames = []
-    g = adaptive.GRAD_BUDGET
+    g = newton_and_lbfgs.GRAD_BUDGET
     for arm in CLAIMS["newton-and-lbfgs"].arms(budget):
         for i, spec in enumerate(arm.specs):
             seed = spec.seed
@@ -342,25 +354,33 @@ def test_quick_bias_correction_numbers(quick_evidence):
     assert numbers["uncorrected_peak_first_40"] > 5.0  # the uncorrected steps keep growing
 
 
+def _assert_legible(fig):
+    """Every text at least MIN_FONT_PT as it reads on the page, the figure no wider than it."""
+    assert fig.get_figwidth() <= PAGE_WIDTH_IN
+    assert smallest_text_pt(fig) >= MIN_FONT_PT
+
+
 @pytest.mark.parametrize("key", list(CLAIMS))
 def test_figures_on_real_evidence(quick_evidence, key):
-    fig = CLAIMS[key].figure(quick_evidence[key, "default"])
+    fig = reports.claim_figures.figure_for(key)(quick_evidence[key, "default"])
     assert isinstance(fig, Figure)
     assert fig.texts and f"Claim {CLAIMS[key].number}" in fig.texts[0].get_text()
+    _assert_legible(fig)
 
 
 @pytest.mark.parametrize("key,evidence", [
     ("adam-bias-correction", lambda: _bias_evidence({"corrected": [1.0], "uncorrected": [3.16],
                                                      "uncorrected-beta2=0.99": [1.0]})),
     ("adam-good-default", lambda: _default_evidence(dict.fromkeys(
-        [p for p, *_ in adaptive.DEFAULT_PROBLEMS], [3e-3]))),
+        [p for p, *_ in adam_good_default.DEFAULT_PROBLEMS], [3e-3]))),
     ("step-decay", lambda: _decay_evidence([0.3])),
     ("newton-and-lbfgs", lambda: _second_order_evidence([3.0])),
 ])
 def test_figures_on_synthetic_evidence(key, evidence):
-    fig = CLAIMS[key].figure(evidence())
+    fig = reports.claim_figures.figure_for(key)(evidence())
     assert isinstance(fig, Figure)
     fig.canvas.draw()
+    _assert_legible(fig)
 
 
 # Missing and failed runs ------------------------------------------------------------
@@ -369,7 +389,7 @@ _SYNTHETIC = {
     "adam-bias-correction": lambda: _bias_evidence({"corrected": [1.0], "uncorrected": [3.16],
                                                     "uncorrected-beta2=0.99": [1.0]}),
     "adam-good-default": lambda: _default_evidence(dict.fromkeys(
-        [p for p, *_ in adaptive.DEFAULT_PROBLEMS], [3e-3])),
+        [p for p, *_ in adam_good_default.DEFAULT_PROBLEMS], [3e-3])),
     "step-decay": lambda: _decay_evidence([0.3]),
     "newton-and-lbfgs": lambda: _second_order_evidence([3.0]),
 }

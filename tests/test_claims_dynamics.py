@@ -1,5 +1,6 @@
-"""Claims 1-5 (optimizer dynamics): arms, criteria on hand-built evidence, figures, and the
-quick experiments with two seed sets."""
+"""Claims 1-5 (optimizer dynamics): arms, criteria on hand-built evidence, figures (drawn
+by reports.claim_figures, legible at the page's width), and the quick experiments with two
+seed sets."""
 
 from __future__ import annotations
 
@@ -11,11 +12,15 @@ import pytest
 from matplotlib.figure import Figure
 
 from optbench import claims
-from optbench.claims import FAILS, HOLDS, INCONCLUSIVE, Budget, Evidence
-from optbench.claims import dynamics as dyn
+from optbench.claims import FAILS, HOLDS, INCONCLUSIVE, Budget, Evidence, dynamics
+from optbench.claims.dynamics import (adagrad_stalls, momentum_averages_noise, momentum_escapes_saddle,
+                                      momentum_ill_conditioned, nesterov_vs_momentum)
 from optbench.claims.execute import collect
+from reports import claim_figures
+from reports.claim_figures import dynamics as dynamics_figures
+from reports.style import MIN_FONT_PT, PAGE_WIDTH_IN, smallest_text_pt
 
-CLAIMS = {claim.number: claim for claim in dyn.CLAIMS}
+CLAIMS = {claim.number: claim for claim in dynamics.CLAIMS}
 QUICK = Budget.default(quick=True)
 FULL = Budget.default()
 
@@ -84,34 +89,47 @@ def test_arms_are_well_formed(number):
 
 
 def test_claims_are_in_number_order():
-    assert [c.number for c in dyn.CLAIMS] == [1, 2, 3, 4, 5]
-    assert all(c.figure is not None for c in dyn.CLAIMS)
+    assert [c.number for c in dynamics.CLAIMS] == [1, 2, 3, 4, 5]
+    modules = (momentum_ill_conditioned, momentum_escapes_saddle, momentum_averages_noise,
+               nesterov_vs_momentum, adagrad_stalls)
+    assert dynamics.CLAIMS == [module.CLAIM for module in modules]
+    assert [module.__name__.rsplit(".", 1)[1] for module in modules] == [
+        c.key.replace("-", "_") for c in dynamics.CLAIMS]
+
+
+def test_every_claim_has_its_figure_in_reports():
+    # the harness draws no figure: each claim's figure is reports.claim_figures'
+    assert all(c.figure is None for c in dynamics.CLAIMS)
+    assert set(dynamics_figures.FIGURES) == {c.key for c in dynamics.CLAIMS}
+    for c in dynamics.CLAIMS:
+        assert claim_figures.figure_for(c.key) is dynamics_figures.FIGURES[c.key]
 
 
 def test_heavy_ball_parameters_are_polyaks():
-    lr, rho = dyn._heavy_ball_params(100.0)
+    lr, rho = momentum_ill_conditioned.heavy_ball_params(100.0)
     assert lr == pytest.approx(4.0 / 121.0)
     assert rho == pytest.approx((9.0 / 11.0) ** 2)
-    spec = next(a for a in dyn._arms_1(QUICK) if a.name == "kappa=100/momentum").specs[0]
+    spec = next(a for a in momentum_ill_conditioned.arms(QUICK) if a.name == "kappa=100/momentum").specs[0]
     assert spec.optimizer_params == {"lr": lr, "rho": rho}
-    gd = next(a for a in dyn._arms_1(QUICK) if a.name == "kappa=100/sgd").specs[0]
+    gd = next(a for a in momentum_ill_conditioned.arms(QUICK) if a.name == "kappa=100/sgd").specs[0]
     assert gd.optimizer_params == {"lr": 2.0 / 101.0}
 
 
 def test_claim3_arms_have_equal_effective_step():
-    for arm in dyn._arms_3(QUICK):
+    for arm in momentum_averages_noise.arms(QUICK):
         spec = arm.specs[0]
         lr_l = float(arm.name.split("/")[0].split("=")[1])
         p = spec.optimizer_params
         effective = p["lr"] / (1.0 - p.get("rho", 0.0))
-        assert effective == pytest.approx(lr_l / dyn.KAPPA_3)
+        assert effective == pytest.approx(lr_l / momentum_averages_noise.KAPPA)
 
 
 def test_stationary_ratio_matches_a_lyapunov_solution():
     import scipy.linalg as scipy_linalg
 
-    h = np.geomspace(1.0, dyn.KAPPA_3, dyn.DIM_3)
-    a, rho = 1.0 / dyn.KAPPA_3, dyn.RHO_3
+    noise = momentum_averages_noise
+    h = np.geomspace(1.0, noise.KAPPA, noise.DIM)
+    a, rho = 1.0 / noise.KAPPA, noise.RHO
     var = []
     for lr, b in ((a, 0.0), (a * (1 - rho), rho)):
         total = 0.0
@@ -120,12 +138,12 @@ def test_stationary_ratio_matches_a_lyapunov_solution():
             q = np.array([[lr * lr, 0.0], [0.0, 0.0]])
             total += 0.5 * hi * scipy_linalg.solve_discrete_lyapunov(m, q)[0, 0]
         var.append(total)
-    assert dyn.stationary_subopt_ratio(1.0) == pytest.approx(var[1] / var[0], rel=1e-10)
+    assert noise.stationary_subopt_ratio(1.0) == pytest.approx(var[1] / var[0], rel=1e-10)
 
 
 def test_offsets_are_seeded_and_in_range():
-    offsets = [dyn._offset_2(s) for s in range(20)]
-    assert offsets == [dyn._offset_2(s) for s in range(20)]
+    offsets = [momentum_escapes_saddle.initial_offset(s) for s in range(20)]
+    assert offsets == [momentum_escapes_saddle.initial_offset(s) for s in range(20)]
     assert all(1e-4 <= o <= 1e-2 for o in offsets)
     assert len(set(offsets)) == 20
 
@@ -135,7 +153,7 @@ def test_offsets_are_seeded_and_in_range():
 
 def _claim1(gd, mom, *, status=None) -> Evidence:
     runs = []
-    for k in dyn.KAPPAS_1:
+    for k in momentum_ill_conditioned.KAPPAS:
         for s in SEEDS:
             runs.append(_hits(f"kappa={k:g}/sgd", s, gd(k) * _jitter(s)))
             runs.append(_hits(f"kappa={k:g}/momentum", s, mom(k) * _jitter(s)))
@@ -159,7 +177,7 @@ def test_claim1_fails_when_momentum_is_slower():
 def test_claim1_fails_when_gd_grows_more_slowly_even_if_ahead():
     # ratio 4 at the largest kappa, but GD's exponent 0.5 < momentum's 0.6
     v = CLAIMS[1].criterion(_claim1(lambda k: 10 * k ** 0.5, lambda k: k ** 0.6))
-    assert v.numbers["ratio_k10000_low"] > dyn.FAR_FEWER
+    assert v.numbers["ratio_k10000_low"] > momentum_ill_conditioned.FAR_FEWER
     assert v.outcome == FAILS
 
 
@@ -169,7 +187,7 @@ def test_claim1_inconclusive_between_one_and_far_fewer():
                                     lambda k: 20 * math.sqrt(k)))
     assert v.outcome == INCONCLUSIVE
     assert v.numbers["exponent_diff_low"] > 0.0
-    assert 1.0 < v.numbers["ratio_k10000"] < dyn.FAR_FEWER
+    assert 1.0 < v.numbers["ratio_k10000"] < momentum_ill_conditioned.FAR_FEWER
 
 
 def test_claim1_counts_diverged_and_failed_runs():
@@ -209,7 +227,7 @@ def _escape(arm: str, seed: int, t: float) -> dict:
 
 def _claim2(sgd, mom) -> Evidence:
     runs = []
-    for lr in dyn.LRS_2:
+    for lr in momentum_escapes_saddle.LRS:
         for s in SEEDS:
             runs.append(_escape(f"lr={lr:g}/sgd", s, sgd(lr) * _jitter(s)))
             runs.append(_escape(f"lr={lr:g}/momentum", s, mom(lr) * _jitter(s)))
@@ -255,7 +273,7 @@ def _plateau(arm: str, seed: int, level: float) -> dict:
 def _claim3(ratio) -> Evidence:
     """Momentum's plateau is ``ratio(lr_l, seed)`` times SGD's (1)."""
     runs = []
-    for x in dyn.STEPS_LR_3:
+    for x in momentum_averages_noise.STEPS_LR:
         for s in SEEDS:
             runs.append(_plateau(f"lrL={x:g}/sgd", s, 1.0))
             runs.append(_plateau(f"lrL={x:g}/momentum", s, ratio(x, s)))
@@ -266,7 +284,7 @@ def test_claim3_verdicts():
     v = CLAIMS[3].criterion(_claim3(lambda x, s: 0.5))
     assert v.outcome == HOLDS
     assert v.numbers["ratio_lrL1"] == pytest.approx(0.5, rel=1e-9)  # only the second half counts
-    assert v.numbers["theory_lrL1"] == pytest.approx(dyn.stationary_subopt_ratio(1.0))
+    assert v.numbers["theory_lrL1"] == pytest.approx(momentum_averages_noise.stationary_subopt_ratio(1.0))
     v = CLAIMS[3].criterion(_claim3(lambda x, s: 0.5 if x == 1.0 else 0.97))
     assert v.outcome == FAILS  # a reduction under the 10% margin at one step
     spread = (0.8, 0.85, 0.9, 0.95, 1.0)
@@ -294,9 +312,9 @@ def test_claim3_diverged_momentum_is_worst():
 
 def _claim4(ratio) -> Evidence:
     runs = []
-    for k in dyn.KAPPAS_4:
-        for r in dyn.RHOS_4:
-            s_name = dyn._setting_4(k, r)
+    for k in nesterov_vs_momentum.KAPPAS:
+        for r in nesterov_vs_momentum.RHOS:
+            s_name = nesterov_vs_momentum.setting_name(k, r)
             for s in SEEDS:
                 base = 200 * _jitter(s)
                 runs.append(_hits(f"{s_name}/momentum", s, base))
@@ -321,7 +339,7 @@ def test_claim4_verdicts():
 
 
 def _decay(arm: str, seed: int, half: float, final: float) -> dict:
-    steps = [0, 10, dyn.STEPS_5 // 2, dyn.STEPS_5]
+    steps = [0, 10, adagrad_stalls.STEPS // 2, adagrad_stalls.STEPS]
     return {"arm": arm, "seed": seed, "status": "max_steps",
             "rows": {"step": steps, "subopt": [20.0, 10.0, half, final],
                      "x_0": [-1.2, -1.0, 0.9, 1.0], "x_1": [1.0, 0.9, 0.8, 1.0]}}
@@ -329,13 +347,13 @@ def _decay(arm: str, seed: int, half: float, final: float) -> dict:
 
 def _claim5(ada: tuple[float, float], rms: tuple[float, float], budget: Budget = QUICK) -> Evidence:
     """The best lr of each grid reaches (half, final) = ada / rms; every other lr ends at 1."""
-    grid = dyn._grid_5(budget)
+    grid = adagrad_stalls.grid(budget)
     best = {name: lrs[1] for name, lrs in grid.items()}
     runs = []
     for name, lrs in grid.items():
         target = ada if name == "adagrad" else rms
         for lr in lrs:
-            for role, seeds in (("tune", dyn.TUNE_SEEDS_5), ("eval", budget.seeds)):
+            for role, seeds in (("tune", adagrad_stalls.TUNE_SEEDS), ("eval", budget.seeds)):
                 for s in seeds:
                     half, final = target if lr == best[name] else (2.0, 1.0)
                     runs.append(_decay(f"{role}/{name}/lr={lr:g}", s, half * _jitter(s % 5),
@@ -347,7 +365,7 @@ def test_claim5_verdicts():
     # AdaGrad stalls (no progress late), RMSProp keeps going and ends lower
     v = CLAIMS[5].criterion(_claim5(ada=(1e-2, 1e-2), rms=(1e-2, 1e-6)))
     assert v.outcome == HOLDS
-    assert v.numbers["lr_adagrad"] == dyn.QUICK_GRID_5["adagrad"][1]
+    assert v.numbers["lr_adagrad"] == adagrad_stalls.QUICK_GRID["adagrad"][1]
     assert v.numbers["final_ratio"] == pytest.approx(1e4, rel=1e-9)
     assert v.numbers["progress_diff"] == pytest.approx(4.0, abs=1e-9)
     # AdaGrad ends lower: does not hold
@@ -361,10 +379,10 @@ def test_claim5_verdicts():
 def test_claim5_selects_on_tuning_seeds_only():
     ev = _claim5(ada=(1e-2, 1e-2), rms=(1e-2, 1e-6))
     # make another AdaGrad lr look best on the evaluation seeds: selection must not change
-    grid = dyn.QUICK_GRID_5["adagrad"]
+    grid = adagrad_stalls.QUICK_GRID["adagrad"]
     trace = ev.trace.copy()
     other = trace["arm"] == f"eval/adagrad/lr={grid[2]:g}"
-    trace.loc[other & (trace["step"] == dyn.STEPS_5), "subopt"] = 1e-12
+    trace.loc[other & (trace["step"] == adagrad_stalls.STEPS), "subopt"] = 1e-12
     v = CLAIMS[5].criterion(Evidence(trace, ev.runs, {}, ev.budget))
     assert v.numbers["lr_adagrad"] == grid[1]
     assert v.outcome == HOLDS
@@ -386,12 +404,27 @@ SYNTHETIC = {
 }
 
 
+def draw_figure(number: int, evidence: Evidence) -> Figure:
+    """The claim's figure from reports.claim_figures, checked legible at the page's
+    width: every text at least MIN_FONT_PT, the figure no wider than the page."""
+    fig = claim_figures.figure_for(CLAIMS[number].key)(evidence)
+    assert isinstance(fig, Figure)
+    assert smallest_text_pt(fig) >= MIN_FONT_PT
+    assert fig.get_figwidth() <= PAGE_WIDTH_IN
+    return fig
+
+
 @pytest.mark.parametrize("number", sorted(CLAIMS))
 def test_figure_on_synthetic_evidence(number):
-    fig = CLAIMS[number].figure(SYNTHETIC[number]())
-    assert isinstance(fig, Figure)
+    fig = draw_figure(number, SYNTHETIC[number]())
     assert f"Claim {number}" in fig.get_suptitle()
     fig.canvas.draw()
+
+
+@pytest.mark.parametrize("number", sorted(CLAIMS))
+def test_figure_without_runs(number):
+    fig = claim_figures.figure_for(CLAIMS[number].key)(_evidence([]))
+    assert fig is None or isinstance(fig, Figure)
 
 
 # --------------------------------------------------------------------------- quick experiments
@@ -412,5 +445,5 @@ def test_quick_verdict_is_stable_across_seed_sets(number, tmp_path):
         verdict = claim.criterion(evidence)
         outcomes.append(verdict.outcome)
         if i == 0:
-            assert isinstance(claim.figure(evidence), Figure)
+            draw_figure(number, evidence)
     assert outcomes == [MEASURED[number]] * 2

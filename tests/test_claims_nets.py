@@ -1,5 +1,6 @@
-"""Claims 10-14 (optbench.claims.nets): arms, criteria on hand-built evidence, figures,
-and the quick experiments' verdicts on two seed sets."""
+"""Claims 10-14 (the package optbench.claims.nets, one module per claim): arms, criteria on
+hand-built evidence, figures (reports.claim_figures.nets), and the quick experiments'
+verdicts on two seed sets."""
 
 from __future__ import annotations
 
@@ -10,13 +11,22 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from optbench.claims import FAILS, HOLDS, INCONCLUSIVE, Budget, Evidence, nets
+from optbench.claims import FAILS, HOLDS, INCONCLUSIVE, Budget, Evidence
 from optbench.claims.execute import collect
+from optbench.claims.nets import CLAIMS as NETS_CLAIMS
+from optbench.claims.nets import batchnorm_lr_range as bn
+from optbench.claims.nets import ensembles as ens
+from optbench.claims.nets import input_normalization as input_norm
+from optbench.claims.nets import paired_statistics, run_tables
+from optbench.claims.nets import random_vs_grid_search as search
+from optbench.claims.nets import weight_initialization as weight_init
+from reports.claim_figures import figure_for
+from reports.style import MIN_FONT_PT, PAGE_WIDTH_IN, smallest_text_pt
 
 QUICK = Budget.default(quick=True)
 FULL = Budget.default()
 OTHER = Budget.default(quick=True, seeds=(10, 11, 12, 13, 14))
-CLAIMS = {c.key: c for c in nets.CLAIMS}
+CLAIMS = {c.key: c for c in NETS_CLAIMS}
 
 
 # ------------------------------------------------------------------ hand-built evidence
@@ -48,7 +58,7 @@ def noisy(rng: np.random.Generator, centre: float, spread: float = 0.1) -> float
 # ------------------------------------------------------------------------------ arms
 
 
-@pytest.mark.parametrize("claim", nets.CLAIMS, ids=lambda c: c.key)
+@pytest.mark.parametrize("claim", NETS_CLAIMS, ids=lambda c: c.key)
 def test_arms_well_formed(claim):
     for budget in (QUICK, FULL):
         arms = claim.arms(budget)
@@ -64,51 +74,62 @@ def test_arms_well_formed(claim):
 
 
 def test_claims_numbered_in_order_with_text():
-    assert [c.number for c in nets.CLAIMS] == [10, 11, 12, 13, 14]
-    for claim in nets.CLAIMS:
-        assert claim.figure is not None
+    assert [c.number for c in NETS_CLAIMS] == [10, 11, 12, 13, 14]
+    for claim in NETS_CLAIMS:
         assert len(claim.statistic) > 100 and len(claim.experiment) > 100
 
 
+def test_every_claim_has_its_figure_in_reports_and_none_of_its_own():
+    for claim in NETS_CLAIMS:
+        assert claim.figure is None, claim.key  # optbench draws nothing: reports does
+        assert callable(figure_for(claim.key)), claim.key
+
+
+def assert_legible(fig: Figure, key: str) -> None:
+    """Every text reads at MIN_FONT_PT or more at the page's width, which the figure fits."""
+    assert smallest_text_pt(fig) >= MIN_FONT_PT, key
+    assert fig.get_figwidth() <= PAGE_WIDTH_IN, key
+
+
 def test_norm_tuning_seeds_are_not_evaluation_seeds():
-    tune = nets.tune_seeds(QUICK)
+    tune = input_norm.tune_seeds(QUICK)
     assert len(tune) == 2 and not set(tune) & set(QUICK.seeds)
 
 
 def test_search_arms_same_budget_and_fewer_grid_lrs():
-    grid, random = nets.search_arms(QUICK)
-    searches = nets.search_seeds(QUICK)
+    grid, random = search.search_arms(QUICK)
+    searches = search.search_seeds(QUICK)
     assert len(searches) == len(set(searches)) == 2 * len(QUICK.seeds)
-    assert len(grid.specs) == len(random.specs) == nets.SEARCH_TRIALS * len(searches)
+    assert len(grid.specs) == len(random.specs) == search.SEARCH_TRIALS * len(searches)
     seed0 = [s for s in grid.specs if s.seed == 0]
     assert len({s.optimizer_params["lr"] for s in seed0}) == 3
     seed0 = [s for s in random.specs if s.seed == 0]
-    assert len({s.optimizer_params["lr"] for s in seed0}) == nets.SEARCH_TRIALS
+    assert len({s.optimizer_params["lr"] for s in seed0}) == search.SEARCH_TRIALS
 
 
 # ------------------------------------------------------------------------- helpers
 
 
 def test_ratio_divergence_convention():
-    r = nets._ratio(np.array([1.0, np.inf, 2.0, np.inf]), np.array([2.0, 1.0, np.inf, np.inf]))
+    r = paired_statistics.ratio(np.array([1.0, np.inf, 2.0, np.inf]), np.array([2.0, 1.0, np.inf, np.inf]))
     assert r[0] == 0.5 and r[1] == np.inf and r[2] == 0.0 and math.isnan(r[3])
 
 
 def test_side_rule():
-    assert nets._side(0.2, 0.9, 1.0, "below") == HOLDS
-    assert nets._side(1.1, 3.0, 1.0, "below") == FAILS
-    assert nets._side(0.5, 1.5, 1.0, "below") == INCONCLUSIVE
-    assert nets._side(math.nan, 0.5, 1.0, "below") == INCONCLUSIVE
-    assert nets._side(0.1, 0.3, 0.0, "above") == HOLDS
+    assert paired_statistics.side(0.2, 0.9, 1.0, "below") == HOLDS
+    assert paired_statistics.side(1.1, 3.0, 1.0, "below") == FAILS
+    assert paired_statistics.side(0.5, 1.5, 1.0, "below") == INCONCLUSIVE
+    assert paired_statistics.side(math.nan, 0.5, 1.0, "below") == INCONCLUSIVE
+    assert paired_statistics.side(0.1, 0.3, 0.0, "above") == HOLDS
 
 
 def test_final_values_diverged_is_inf_and_failed_counted():
     ev = evidence([{"arm": "a", "seed": 0, "loss": 1.0},
                    {"arm": "a", "seed": 1, "loss": 5.0, "status": "diverged"},
                    {"arm": "a", "seed": 2, "loss": np.nan}], errors=2)
-    values = nets.final_values(ev).set_index("seed")["value"]
+    values = run_tables.final_values(ev).set_index("seed")["value"]
     assert values[0] == 1.0 and values[1] == np.inf and values[2] == np.inf
-    assert nets.failed(ev) == 2
+    assert run_tables.failed(ev) == 2
 
 
 # ----------------------------------------------------------------- claim 10 criterion
@@ -118,7 +139,7 @@ def init_evidence(shape: str, losses: str, seed: int = 0) -> Evidence:
     rng = np.random.default_rng(seed)
     seeds = QUICK.seeds
     act = []
-    for init in nets.INIT_SCHEMES:
+    for init in weight_init.INIT_SCHEMES:
         for s in seeds:
             for layer in range(1, 5):
                 if init == "small":
@@ -131,9 +152,9 @@ def init_evidence(shape: str, losses: str, seed: int = 0) -> Evidence:
                     std, sat = 0.93, 0.6
                 act.append({"init": init, "seed": s, "layer": layer, "std": std, "frac_saturated": sat})
     rows = []
-    for init in nets.INIT_SCHEMES:
+    for init in weight_init.INIT_SCHEMES:
         for s in seeds:
-            good = init in nets.INIT_GOOD
+            good = init in weight_init.INIT_GOOD
             if losses == "clear":
                 centre = 0.1 if good else 2.0
             else:  # "mixed": no systematic difference
@@ -143,14 +164,14 @@ def init_evidence(shape: str, losses: str, seed: int = 0) -> Evidence:
 
 
 def test_init_criterion_outcomes():
-    assert nets.init_criterion(init_evidence("expected", "clear")).outcome == HOLDS
-    assert nets.init_criterion(init_evidence("xavier-saturates", "clear")).outcome == FAILS
-    mixed = nets.init_criterion(init_evidence("expected", "mixed"))
+    assert weight_init.init_criterion(init_evidence("expected", "clear")).outcome == HOLDS
+    assert weight_init.init_criterion(init_evidence("xavier-saturates", "clear")).outcome == FAILS
+    mixed = weight_init.init_criterion(init_evidence("expected", "mixed"))
     assert mixed.outcome == INCONCLUSIVE
 
 
 def test_init_criterion_rule_and_numbers():
-    verdict = nets.init_criterion(init_evidence("expected", "clear"))
+    verdict = weight_init.init_criterion(init_evidence("expected", "clear"))
     n = verdict.numbers
     assert n["share_vanish_small"] == 1.0 and n["share_saturate_large"] == 1.0
     assert n["ratio_xavier_small_high"] < 1.0
@@ -158,8 +179,8 @@ def test_init_criterion_rule_and_numbers():
     ev = init_evidence("expected", "clear")
     ev.trace["loss"] = ev.trace.apply(
         lambda r: r["loss"] * (100.0 if r["arm"] == "xavier" else 1.0), axis=1)
-    assert nets.init_criterion(ev).outcome == FAILS
-    assert nets.init_criterion(evidence([], tables={})).outcome == INCONCLUSIVE
+    assert weight_init.init_criterion(ev).outcome == FAILS
+    assert weight_init.init_criterion(evidence([], tables={})).outcome == INCONCLUSIVE
 
 
 # ----------------------------------------------------------------- claim 11 criterion
@@ -167,11 +188,11 @@ def test_init_criterion_rule_and_numbers():
 
 def norm_evidence(effect: str, seed: int = 0, kappa=(1e7, 100.0)) -> Evidence:
     rng = np.random.default_rng(seed)
-    seeds = nets.tune_seeds(QUICK) + QUICK.seeds
+    seeds = input_norm.tune_seeds(QUICK) + QUICK.seeds
     rows = []
     rid = 0
-    for (family, condition) in nets.NORM_CONDITIONS:
-        lrs = nets.NORM_LRS[family]
+    for (family, condition) in input_norm.NORM_CONDITIONS:
+        lrs = input_norm.NORM_LRS[family]
         best = 2 if condition == "raw" else len(lrs) - 2
         for j, lr in enumerate(lrs):
             for s in seeds:
@@ -179,7 +200,7 @@ def norm_evidence(effect: str, seed: int = 0, kappa=(1e7, 100.0)) -> Evidence:
                          "reverse": 0.5 if condition == "standardized" else 0.01,
                          "mixed": 0.1}[effect]
                 value = noisy(rng, level * 10.0 ** abs(j - best), 0.6)
-                arm = f"{family}/{condition}/{nets._lr_name(lr)}"
+                arm = f"{family}/{condition}/{run_tables.lr_name(lr)}"
                 run = f"n{rid}"
                 rid += 1
                 base = {"run_id": run, "arm": arm, "seed": s, "optimizer.lr": lr, "status": "max_steps"}
@@ -190,13 +211,13 @@ def norm_evidence(effect: str, seed: int = 0, kappa=(1e7, 100.0)) -> Evidence:
 
 
 def test_norm_criterion_outcomes():
-    good = nets.norm_criterion(norm_evidence("clear"))
+    good = input_norm.norm_criterion(norm_evidence("clear"))
     assert good.outcome == HOLDS
     assert good.numbers["kappa_ratio"] == pytest.approx(1e5)
-    assert nets.norm_criterion(norm_evidence("reverse")).outcome == FAILS
-    assert nets.norm_criterion(norm_evidence("mixed")).outcome == INCONCLUSIVE
+    assert input_norm.norm_criterion(norm_evidence("reverse")).outcome == FAILS
+    assert input_norm.norm_criterion(norm_evidence("mixed")).outcome == INCONCLUSIVE
     # a Hessian that normalisation does not improve refutes the sensitivity half
-    assert nets.norm_criterion(norm_evidence("clear", kappa=(100.0, 200.0))).outcome == FAILS
+    assert input_norm.norm_criterion(norm_evidence("clear", kappa=(100.0, 200.0))).outcome == FAILS
 
 
 def test_select_lr_uses_tuning_seeds_and_skips_diverged():
@@ -205,8 +226,8 @@ def test_select_lr_uses_tuning_seeds_and_skips_diverged():
         "seed": [1000, 1001, 1000, 1001, 1000, 1001, 0, 0],
         "value": [0.2, 0.3, 0.05, np.inf, 0.5, 0.4, 5.0, 0.001],
     })
-    assert nets.select_lr(values, [1000, 1001]) == 0.1  # 1.0 diverged once; eval seed 0 ignored
-    assert math.isnan(nets.select_lr(values, [7]))
+    assert input_norm.select_lr(values, [1000, 1001]) == 0.1  # 1.0 diverged once; eval seed 0 ignored
+    assert math.isnan(input_norm.select_lr(values, [7]))
 
 
 # ----------------------------------------------------------------- claim 12 criterion
@@ -215,15 +236,15 @@ def test_select_lr_uses_tuning_seeds_and_skips_diverged():
 def test_trainable_width():
     lrs = (0.01, 0.1, 1.0)
     values = np.array([[1.0, 0.1, np.inf], [1.0, 0.2, 0.3], [np.nan, 0.1, np.inf]])
-    assert nets.trainable_width(values, lrs, 0.5) == pytest.approx(1.0)
-    assert nets.trainable_width(values, lrs, 2.0) == pytest.approx(2.0)
+    assert bn.trainable_width(values, lrs, 0.5) == pytest.approx(1.0)
+    assert bn.trainable_width(values, lrs, 2.0) == pytest.approx(2.0)
     half = (0.01, 10 ** -1.5, 0.1)
-    assert nets.trainable_width(values, half, 0.5) == pytest.approx(0.5)
+    assert bn.trainable_width(values, half, 0.5) == pytest.approx(0.5)
 
 
 def bn_evidence(effect: str, seed: int = 0) -> Evidence:
     rng = np.random.default_rng(seed)
-    lrs = nets.bn_lrs(QUICK)
+    lrs = bn.bn_lrs(QUICK)
     rows = []
     for kind in ("plain", "batchnorm"):
         wide = {"clear": kind == "batchnorm", "none": False, "mixed": None}[effect]
@@ -234,18 +255,18 @@ def bn_evidence(effect: str, seed: int = 0) -> Evidence:
                     good = rng.random() < 0.5  # batch norm wider on about half the seeds
                 loss = noisy(rng, 0.1 if good else 0.9, 0.2)
                 status = "diverged" if j == len(lrs) - 1 else "max_steps"
-                rows.append({"arm": f"{kind}/{nets._lr_name(lr)}", "seed": s, "loss": loss,
+                rows.append({"arm": f"{kind}/{run_tables.lr_name(lr)}", "seed": s, "loss": loss,
                              "status": status})
     return evidence(rows)
 
 
 def test_bn_criterion_outcomes():
-    clear = nets.bn_criterion(bn_evidence("clear"))
+    clear = bn.bn_criterion(bn_evidence("clear"))
     assert clear.outcome == HOLDS
     assert clear.numbers["width_diff"] == pytest.approx(1.0)
     assert clear.numbers["diverged_plain"] == len(QUICK.seeds)
-    assert nets.bn_criterion(bn_evidence("none")).outcome == FAILS
-    assert nets.bn_criterion(bn_evidence("mixed", seed=0)).outcome == INCONCLUSIVE
+    assert bn.bn_criterion(bn_evidence("none")).outcome == FAILS
+    assert bn.bn_criterion(bn_evidence("mixed", seed=0)).outcome == INCONCLUSIVE
 
 
 # ----------------------------------------------------------------- claim 13 criterion
@@ -274,19 +295,19 @@ def test_ens_criterion_outcomes():
     up = [0.004, 0.006, 0.002, 0.008, 0.004]
     down = [-0.004, -0.002, -0.006, -0.004, -0.002]
     mixed = [0.004, -0.004, 0.002, -0.002, 0.0]
-    holds = nets.ens_criterion(evidence([], tables={"ensembles": ens_table(
+    holds = ens.ens_criterion(evidence([], tables={"ensembles": ens_table(
         {"independent": up, "snapshot": up, "polyak": up})}))
     assert holds.outcome == HOLDS
     assert holds.numbers["independent_gain"] == pytest.approx(np.mean(up))
-    fails = nets.ens_criterion(evidence([], tables={"ensembles": ens_table(
+    fails = ens.ens_criterion(evidence([], tables={"ensembles": ens_table(
         {"independent": up, "snapshot": up, "polyak": down})}))
     assert fails.outcome == FAILS
     assert fails.numbers["independent_holds"] == 1.0 and fails.numbers["polyak_holds"] == 0.0
     assert "polyak" in fails.summary and "does not hold" in fails.summary
-    unclear = nets.ens_criterion(evidence([], tables={"ensembles": ens_table(
+    unclear = ens.ens_criterion(evidence([], tables={"ensembles": ens_table(
         {"independent": up, "snapshot": mixed, "polyak": up})}))
     assert unclear.outcome == INCONCLUSIVE
-    assert nets.ens_criterion(evidence([])).outcome == INCONCLUSIVE
+    assert ens.ens_criterion(evidence([])).outcome == INCONCLUSIVE
 
 
 # ----------------------------------------------------------------- claim 14 criterion
@@ -313,17 +334,17 @@ def search_evidence(effect: str, seed: int = 0, random_distinct: int = 9) -> Evi
 
 
 def test_search_criterion_outcomes():
-    holds = nets.search_criterion(search_evidence("clear"))
+    holds = search.search_criterion(search_evidence("clear"))
     assert holds.outcome == HOLDS
     assert holds.numbers["distinct_random"] == 9 and holds.numbers["distinct_grid"] == 3
-    assert nets.search_criterion(search_evidence("reverse")).outcome == FAILS
-    assert nets.search_criterion(search_evidence("mixed", seed=1)).outcome == INCONCLUSIVE
+    assert search.search_criterion(search_evidence("reverse")).outcome == FAILS
+    assert search.search_criterion(search_evidence("mixed", seed=1)).outcome == INCONCLUSIVE
     ev = search_evidence("clear")
     ev.runs = pd.concat([ev.runs, pd.DataFrame({"run_id": ["e0", "e1"], "arm": "grid",
                                                 "status": "error"})], ignore_index=True)
-    assert "2 run(s) failed" in nets.search_criterion(ev).summary
+    assert "2 run(s) failed" in search.search_criterion(ev).summary
     # random search that tries no more learning rates than the grid does not hold
-    assert nets.search_criterion(search_evidence("clear", random_distinct=3)).outcome == FAILS
+    assert search.search_criterion(search_evidence("clear", random_distinct=3)).outcome == FAILS
 
 
 # ------------------------------------------------------------------------- figures
@@ -331,17 +352,18 @@ def test_search_criterion_outcomes():
 
 def test_figures_on_synthetic_evidence():
     cases = [
-        (nets.INIT_CLAIM, init_evidence("expected", "clear")),
-        (nets.NORM_CLAIM, norm_evidence("clear")),
-        (nets.BN_CLAIM, bn_evidence("clear")),
-        (nets.ENS_CLAIM, evidence([], tables={"ensembles": ens_table(
+        (weight_init.CLAIM, init_evidence("expected", "clear")),
+        (input_norm.CLAIM, norm_evidence("clear")),
+        (bn.CLAIM, bn_evidence("clear")),
+        (ens.CLAIM, evidence([], tables={"ensembles": ens_table(
             {"independent": [0.01] * 5, "snapshot": [0.0] * 5, "polyak": [-0.01] * 5})})),
-        (nets.SEARCH_CLAIM, search_evidence("clear")),
+        (search.CLAIM, search_evidence("clear")),
     ]
     for claim, ev in cases:
-        fig = claim.figure(ev)
+        fig = figure_for(claim.key)(ev)
         assert isinstance(fig, Figure)
         assert f"Claim {claim.number}" in fig._suptitle.get_text()
+        assert_legible(fig, claim.key)
 
 
 # ------------------------------------------------------- the quick experiments, measured
@@ -363,5 +385,7 @@ def test_quick_verdicts_stable_across_seeds(key, tmp_path):
         ev = collect(claim, budget, tmp_path / str(budget.seeds[0]))
         verdict = claim.criterion(ev)
         assert verdict.outcome == MEASURED[key], (budget.seeds, verdict.summary)
-        assert nets.failed(ev) == 0
-    assert isinstance(claim.figure(ev), Figure)  # on real evidence (the second seed set)
+        assert run_tables.failed(ev) == 0
+    fig = figure_for(key)(ev)  # on real evidence (the second seed set)
+    assert isinstance(fig, Figure)
+    assert_legible(fig, key)

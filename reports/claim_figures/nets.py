@@ -1,0 +1,334 @@
+"""The figures of claims 10-14 (:mod:`optbench.claims.nets`), drawn from their evidence.
+
+Each figure recomputes its claim's verdict with the claim's own criterion and draws
+the statistics that decide it, imported from the claim's module:
+
+- weight initialisation: the activations' spread per layer at x0 and the median
+  training loss of each scheme, with the paired loss ratios good/bad;
+- input normalisation: the median final value against the learning rate, raw and
+  standardized, with the rates selected on the tuning seeds;
+- batch normalisation: the median final loss against the learning rate with and
+  without batch norm, the trainable threshold, and the rates where runs diverged;
+- ensembles: the paired accuracy gain of each method per replicate, and its mean
+  with its interval;
+- random vs grid search: the final suboptimality of every trial against its rate.
+
+The statistics a panel states go in its title, and the legend goes right of the
+panels or below them (:func:`reports.style.facets`), so that no text covers a curve;
+every text reads at :data:`~reports.style.MIN_FONT_PT` or more in a figure no wider
+than :data:`~reports.style.PAGE_WIDTH_IN`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from optbench.claims import Evidence, Verdict
+from optbench.claims.nets import batchnorm_lr_range as bn
+from optbench.claims.nets import ensembles as ens
+from optbench.claims.nets import input_normalization as norm
+from optbench.claims.nets import random_vs_grid_search as search
+from optbench.claims.nets import weight_initialization as init
+from optbench.claims.nets.paired_statistics import fmt, interval
+from optbench.claims.nets.run_tables import final_values
+
+from ..style import (
+    PAGE_WIDTH_IN,
+    PALETTE_NAME,
+    TITLE_LINE_IN,
+    facet_layout,
+    facets,
+    figure_legend,
+    fitting_chars,
+    log_axis_ok,
+    log_scale,
+    suptitle,
+    theme,
+    wrap,
+)
+
+__all__ = ["FIGURES", "bn_figure", "ens_figure", "init_figure", "norm_figure", "search_figure"]
+
+#: Inches of one panel (width at most: panels narrow to fit the page).
+PANEL = (4.6, 3.2)
+
+
+def _colors(n: int) -> list:
+    return list(sns.color_palette(PALETTE_NAME, max(n, 1)))
+
+
+def _title(claim_number: int, text: str, verdict: Verdict) -> str:
+    return f"Claim {claim_number}: {text}\nverdict: {verdict.outcome}"
+
+
+def _wrapped(lines: Sequence[str], width: float) -> str:
+    """The lines of a panel title, each wrapped to ``width`` inches."""
+    return "\n".join(wrap(line, fitting_chars(width)) for line in lines)
+
+
+def _panels(titles: Sequence[Sequence[str]], legend: Sequence[str],
+            panel: tuple[float, float] = PANEL, **sizes: Any) -> tuple[Figure, list, list[str]]:
+    """A figure of one panel per title (a title is its lines), a two-line suptitle and
+    room for the legend of ``legend``; and the titles wrapped to a panel's width.
+    ``sizes``: further :func:`~reports.style.facet_layout` sizes (margins...)."""
+    sizes = {"panel": panel, "suptitle": 2, "wspace": 0.9, "hspace": 1.0, "legend": list(legend),
+             "max_width": PAGE_WIDTH_IN, **sizes}
+    width = facet_layout(len(titles), len(titles), **sizes).panel[0]
+    wrapped = [_wrapped(lines, width) for lines in titles]
+    lines = max([2, *(text.count("\n") + 1 for text in wrapped)])
+    fig, axes = facets(len(titles), len(titles), title_lines=lines, **sizes)
+    return fig, axes, wrapped
+
+
+def _legend(fig: Figure, handles: list, texts: Sequence[str]) -> None:
+    figure_legend(fig, handles, list(texts))
+
+
+def _log(ax: Any, axis: str, values: Any) -> None:
+    """A log scale on ``axis`` when its finite values are positive."""
+    if log_axis_ok(values):
+        log_scale(ax, axis)
+
+
+# ------------------------------------------------------- claim 10: initialisation
+
+
+def init_figure(evidence: Evidence) -> Figure:
+    """Left: activation std per layer at x0 (median over seeds); right: median loss curves."""
+    verdict = init.init_criterion(evidence)
+    palette = _colors(6)
+    colors = {"small": palette[0], "large": palette[1], "xavier": palette[2], "he": palette[4]}
+    n = verdict.numbers
+    ratios = [f"{g}/{b}: {fmt(n.get(f'ratio_{g}_{b}', math.nan))} "
+              f"{interval(n.get(f'ratio_{g}_{b}_low', math.nan), n.get(f'ratio_{g}_{b}_high', math.nan))}"
+              for g in init.INIT_GOOD for b in init.INIT_BAD]
+    titles = [["activations at initialisation", f"(dotted: vanishing, std {init.VANISH_STD:g})"],
+              [f"SGD lr={init.INIT_LR:g}", "final loss ratio good/bad, median [95% interval]:",
+               *ratios]]
+    legend = [f"{s} init" for s in init.INIT_SCHEMES]
+    with theme():
+        fig, (ax_act, ax_loss), wrapped = _panels(titles, legend)
+        table = evidence.tables.get("activations")
+        stds: list[float] = []
+        if table is not None and not table.empty:
+            for scheme, g in table.groupby("init"):
+                med = g.groupby("layer")["std"].median()
+                ax_act.plot(med.index, med.to_numpy(), marker="o", color=colors.get(scheme))
+                stds += list(med.to_numpy(dtype=float))
+            ax_act.set_xticks(sorted(table["layer"].unique()))
+        ax_act.axhline(init.VANISH_STD, color="0.4", ls=":", lw=1)
+        _log(ax_act, "y", [*stds, init.VANISH_STD])
+        ax_act.set_xlabel("hidden layer")
+        ax_act.set_ylabel("std of tanh activations at x0")
+        for scheme in init.INIT_SCHEMES:
+            arm = evidence.arm(scheme)
+            if arm.empty:
+                continue
+            curve = init.median_curve(arm)
+            ax_loss.plot(curve["step"], curve["loss"], color=colors[scheme])
+        ax_loss.set_xlabel("step")
+        ax_loss.set_ylabel("training loss (median over seeds)")
+        for ax, title in zip((ax_act, ax_loss), wrapped):
+            ax.set_title(title, loc="left")
+        _legend(fig, [Line2D([], [], color=colors[s], marker="o") for s in init.INIT_SCHEMES], legend)
+        suptitle(fig, _title(10, "weight initialisation", verdict))
+    return fig
+
+
+# ------------------------------------------------- claim 11: input normalisation
+
+
+def _norm_title(family: str, n: dict[str, float]) -> list[str]:
+    lines = ["logistic, breast_cancer" if family == "logistic" else "mlp, digits",
+             f"ratio standardized/raw {fmt(n.get(f'{family}_ratio', math.nan))} "
+             + interval(n.get(f"{family}_ratio_low", math.nan), n.get(f"{family}_ratio_high", math.nan))]
+    if family == "logistic":
+        lines.append(f"Hessian kappa {fmt(n.get('kappa_raw', math.nan))} -> "
+                     f"{fmt(n.get('kappa_standardized', math.nan))}")
+    return lines
+
+
+def norm_figure(evidence: Evidence) -> Figure:
+    """Median final value against lr (evaluation seeds), raw and standardized, per family."""
+    verdict = norm.norm_criterion(evidence)
+    values = norm.norm_values(evidence)
+    values = values[values["seed"].isin(list(evidence.budget.seeds))]
+    colors = dict(zip(("raw", "standardized"), _colors(2)))
+    n = dict(verdict.numbers)
+    titles = [_norm_title(family, n) for family in norm.NORM_FAMILIES]
+    legend = ["raw", "standardized", "selected lr (on the tuning seeds)"]
+    with theme():
+        fig, axes, wrapped = _panels(titles, legend)
+        for ax, family, ylabel, title in zip(axes, norm.NORM_FAMILIES,
+                                             ("final subopt / initial subopt", "final training loss"),
+                                             wrapped):
+            shown_values: list[float] = []
+            for condition in ("raw", "standardized"):
+                rows = values[(values["family"] == family) & (values["condition"] == condition)]
+                if rows.empty:
+                    continue
+                med = rows.groupby("lr")["value"].median()
+                shown = med.where(np.isfinite(med), np.nan)
+                ax.plot(shown.index, shown.to_numpy(), marker="o", color=colors[condition])
+                shown_values += list(shown.to_numpy(dtype=float))
+                lr = n.get(f"{family}_lr_{condition}", math.nan)
+                if math.isfinite(lr):
+                    ax.axvline(lr, color=colors[condition], ls=":", lw=1.2)
+            _log(ax, "x", norm.NORM_LRS[family])
+            _log(ax, "y", shown_values)
+            ax.set_xlabel("SGD learning rate")
+            ax.set_ylabel(ylabel)
+            ax.set_title(title, loc="left")
+        handles = [Line2D([], [], color=colors["raw"], marker="o"),
+                   Line2D([], [], color=colors["standardized"], marker="o"),
+                   Line2D([], [], color="0.3", ls=":", lw=1.2)]
+        _legend(fig, handles, legend)
+        suptitle(fig, _title(11, "normalising the inputs", verdict))
+    return fig
+
+
+# ---------------------------------------------------- claim 12: batch normalisation
+
+
+def bn_figure(evidence: Evidence) -> Figure:
+    """Median final loss against lr with and without batch norm, the threshold drawn,
+    and a cross at the top where half or more of a net's runs diverged."""
+    verdict = bn.bn_criterion(evidence)
+    lrs = bn.bn_lrs(evidence.budget)
+    mats = bn.bn_matrix(evidence, lrs, list(evidence.budget.seeds))
+    colors = dict(zip(bn.BN_KINDS, _colors(2)))
+    n = verdict.numbers
+    threshold = n.get("threshold", bn.TRAINABLE_FRACTION * math.log(bn.BN_CLASSES))
+    titles = [["spiral, 3 hidden relu layers of 32",
+               f"trainable width: batch norm {fmt(n.get('width_batchnorm', math.nan))}, plain "
+               f"{fmt(n.get('width_plain', math.nan))} decades",
+               "difference, 95% interval: "
+               + interval(n.get("diff_low", math.nan), n.get("diff_high", math.nan))]]
+    crossed = [kind for kind in bn.BN_KINDS if (bn.diverged_share(mats[kind]) >= 0.5).any()]
+    legend = [*bn.BN_KINDS, f"trainable: loss <= {threshold:.3g}",
+              *(f"{kind}: half or more diverged" for kind in crossed)]
+    with theme():
+        fig, (ax,), wrapped = _panels(titles, legend)
+        shown_values: list[float] = [threshold]
+        for kind, m in mats.items():
+            med = bn.median_over_seeds(m)
+            shown = np.where(np.isfinite(med), med, np.nan)
+            ax.plot(lrs, shown, marker="o", color=colors[kind])
+            shown_values += list(shown)
+            top = 0.95 if kind == "plain" else 0.88
+            for lr, d in zip(lrs, bn.diverged_share(m)):
+                if d >= 0.5:
+                    ax.plot([lr], [top], marker="x", ms=7, mew=2, ls="none", color=colors[kind],
+                            transform=ax.get_xaxis_transform(), clip_on=False)
+        ax.axhline(threshold, color="0.4", ls=":", lw=1)
+        _log(ax, "x", lrs)
+        _log(ax, "y", shown_values)
+        ax.set_xlabel("SGD learning rate")
+        ax.set_ylabel("final training loss (median over seeds)")
+        ax.set_title(wrapped[0], loc="left")
+        handles = [*(Line2D([], [], color=colors[k], marker="o") for k in bn.BN_KINDS),
+                   Line2D([], [], color="0.4", ls=":", lw=1),
+                   *(Line2D([], [], color=colors[k], marker="x", ms=7, mew=2, ls="none")
+                     for k in crossed)]
+        _legend(fig, handles, legend)
+        suptitle(fig, _title(12, "batch normalisation and the lr range", verdict))
+    return fig
+
+
+# ----------------------------------------------------------- claim 13: ensembles
+
+
+def ens_figure(evidence: Evidence) -> Figure:
+    """Per method, the paired gains (one dot per replicate) and their mean with its interval."""
+    verdict = ens.ens_criterion(evidence)
+    table = evidence.tables.get("ensembles")
+    colors = _colors(len(ens.ENS_METHODS))
+    n = verdict.numbers
+    legend = ["one replicate", "mean, 95% interval"]
+    with theme():
+        fig, (ax,), wrapped = _panels([["digits, 1x32 relu, Adam"]], legend, panel=(5.2, 3.4),
+                                   bottom=0.6 + 2 * TITLE_LINE_IN)  # tick labels of 3 lines
+        if table is not None and not table.empty:
+            gains = ens.ensemble_gains(table)
+            for i, method in enumerate(ens.ENS_METHODS):
+                v = 100 * gains[method].to_numpy(dtype=float)
+                jitter = np.linspace(-0.12, 0.12, len(v)) if len(v) > 1 else np.zeros(len(v))
+                ax.scatter(i + jitter, v, color=colors[i], s=14, alpha=0.7)
+                mean = 100 * n.get(f"{method}_gain", math.nan)
+                low, high = 100 * n.get(f"{method}_low", math.nan), 100 * n.get(f"{method}_high", math.nan)
+                if math.isfinite(low) and math.isfinite(high):
+                    ax.errorbar([i + 0.3], [mean], yerr=[[mean - low], [high - mean]], fmt="D",
+                                color="0.2", capsize=3)
+        ax.axhline(0.0, color="0.4", lw=1)
+        ax.set_xticks(range(len(ens.ENS_METHODS)))
+        ax.set_xticklabels([
+            f"{name}\n({ens.gain_outcome(n.get(f'{m}_low', math.nan), n.get(f'{m}_high', math.nan))})"
+            for m, name in zip(ens.ENS_METHODS, ("independent\nensemble", "snapshot\nensemble",
+                                                 "Polyak\naverage"))])
+        ax.set_ylabel("val accuracy gain over single (pp)")
+        ax.set_title(wrapped[0], loc="left")
+        handles = [Line2D([], [], marker="o", ls="none", color="0.5", alpha=0.7),
+                   Line2D([], [], marker="D", color="0.2")]
+        _legend(fig, handles, legend)
+        suptitle(fig, _title(13, "ensembles and averaging", verdict))
+    return fig
+
+
+# ------------------------------------------------- claim 14: random vs grid search
+
+
+def search_figure(evidence: Evidence) -> Figure:
+    """Final suboptimality of every trial against its lr (grid vs random); a diverged
+    trial is a cross drawn above the others."""
+    verdict = search.search_criterion(evidence)
+    finals = final_values(evidence, "subopt")
+    colors = dict(zip(("grid", "random"), _colors(2)))
+    n = verdict.numbers
+    titles = [[f"{search.SEARCH_TRIALS} trials per search, logistic breast_cancer",
+               f"distinct lr: random {fmt(n.get('distinct_random', math.nan))}, grid "
+               f"{fmt(n.get('distinct_grid', math.nan))}",
+               f"best ratio random/grid {fmt(n.get('ratio', math.nan))} "
+               + interval(n.get("ratio_low", math.nan), n.get("ratio_high", math.nan))]]
+    diverged = bool((~np.isfinite(finals["value"].astype(float))).any()) if not finals.empty else False
+    legend = ["grid", "random", *(["diverged (drawn on top)"] if diverged else [])]
+    with theme():
+        fig, (ax,), wrapped = _panels(titles, legend)
+        shown_values: list[float] = []
+        if not finals.empty:
+            finite = finals.loc[np.isfinite(finals["value"]), "value"]
+            top = float(finite.max()) if len(finite) else 1.0
+            for arm in ("grid", "random"):
+                rows = finals[finals["arm"] == arm]
+                ok = np.isfinite(rows["value"])
+                ax.scatter(rows.loc[ok, "optimizer.lr"].astype(float), rows.loc[ok, "value"], s=12,
+                           alpha=0.6, color=colors[arm])
+                ax.scatter(rows.loc[~ok, "optimizer.lr"].astype(float), [top * 10] * int((~ok).sum()),
+                           s=24, marker="x", color=colors[arm])
+                shown_values += list(rows["value"].where(ok, top * 10).astype(float))
+        _log(ax, "x", finals["optimizer.lr"] if "optimizer.lr" in finals else [])
+        _log(ax, "y", shown_values)
+        ax.set_xlabel("Adam learning rate")
+        ax.set_ylabel("final suboptimality")
+        ax.set_title(wrapped[0], loc="left")
+        handles = [Line2D([], [], marker="o", ls="none", color=colors["grid"], alpha=0.6),
+                   Line2D([], [], marker="o", ls="none", color=colors["random"], alpha=0.6),
+                   *([Line2D([], [], marker="x", ls="none", color="0.3")] if diverged else [])]
+        _legend(fig, handles, legend)
+        suptitle(fig, _title(14, "random search vs grid search", verdict))
+    return fig
+
+
+#: The figure of each claim of the family, by claim key.
+FIGURES: dict[str, Callable[[Evidence], Figure | None]] = {
+    init.CLAIM.key: init_figure,
+    norm.CLAIM.key: norm_figure,
+    bn.CLAIM.key: bn_figure,
+    ens.CLAIM.key: ens_figure,
+    search.CLAIM.key: search_figure,
+}
