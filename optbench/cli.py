@@ -254,7 +254,17 @@ def _tune_suite(suite, out: Path, args: argparse.Namespace):
 
 
 def _claim_rows(results) -> list[tuple[str, str, str, str]]:
-    return [(str(r.claim.number or "-"), r.key, r.outcome, r.verdict.summary) for r in results]
+    """``(#, key, verdict, summary)`` per claim: a check's verdict says so, and the
+    summary starts with the verdict's map over its deciding setting, where it has one."""
+    from .claims import map_text
+
+    rows = []
+    for r in results:
+        verdict = r.outcome + (" (check)" if r.claim.kind == "check" else "")
+        swept = map_text(r.verdict.by_setting)
+        rows.append((str(r.claim.number or "-"), r.key, verdict,
+                     (f"By setting: {swept}. " if swept else "") + r.verdict.summary))
+    return rows
 
 
 def _verdict_table(rows: list[tuple[str, str, str, str]]) -> str:
@@ -287,7 +297,8 @@ def cmd_claims(args: argparse.Namespace) -> int:
         out = sys.stdout
         out.write(f"claims ({len(selected)}):\n")
         for claim in selected:
-            out.write(f"  {claim.number or '-':>2}  {claim.key}\n")
+            out.write(f"  {claim.number or '-':>2}  {claim.key}"
+                      f"{'  (check)' if claim.kind == 'check' else ''}\n")
             for label, text in (("", claim.statement), ("experiment: ", claim.experiment),
                                 ("statistic: ", claim.statistic)):
                 out.write(_wrapped(label + text, "        ") + "\n")

@@ -46,7 +46,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from optbench import store
-from optbench.claims import FAILS, HOLDS, INCONCLUSIVE
+from optbench.claims import FAILS, HOLDS, INCONCLUSIVE, map_text
 
 from . import blocks, family_sections, overview
 from . import claims as claim_pages
@@ -139,6 +139,21 @@ def _badge(outcome: Any) -> dict[str, Any]:
             "text": str(outcome)}
 
 
+def _measured(entry: dict[str, Any]) -> str:
+    """The verdict's summary, after its map over the deciding setting where it has one."""
+    by_setting = entry.get("by_setting")
+    swept = map_text(by_setting) if isinstance(by_setting, dict) else ""
+    return (f"By setting: {swept}. " if swept else "") + str(entry.get("summary", ""))
+
+
+def _claim_row(entry: dict[str, Any], ident: str) -> list[Any]:
+    number = entry.get("number")
+    return [str(number) if number else "\N{EN DASH}",
+            [str(entry.get("statement", "")), " ", blocks.code(entry.get("key", ""))],
+            str(entry.get("experiment", "")), _measured(entry),
+            [_badge(entry.get("outcome"))], [blocks.link(f"#{ident}", "figure")]]
+
+
 def _claims_section(results: Results, figures: Figures) -> blocks.Section | None:
     """The verdicts of ``optbench claims`` (results_dir/claims/verdicts.json), then each
     claim's figure with its statistic; None when the directory has no verdicts."""
@@ -150,32 +165,40 @@ def _claims_section(results: Results, figures: Figures) -> blocks.Section | None
     if problem is not None:
         sec.add(blocks.p(f"The claims' verdicts could not be read: {problem}", cls="warn"))
         return sec
-    counts = Counter(str(e.get("outcome")) for e in entries)
+    anchors = [claim_pages.anchor(e, i) for i, e in enumerate(entries)]
+    checks = [entry.get("kind") == "check" for entry in entries]
+    counts = Counter(str(e.get("outcome")) for e, check in zip(entries, checks) if not check)
     tally = ", ".join(f"{counts[o]} {o}" for o in (HOLDS, FAILS, INCONCLUSIVE))
-    sec.add(blocks.p(f"{blocks.plural(len(entries), 'claim')} of the lecture tested by ",
+    n_checks = sum(checks)
+    sec.add(blocks.p(f"{blocks.plural(len(entries) - n_checks, 'claim')} of the lecture tested by ",
                      blocks.code("optbench claims"),
                      f": {tally}. Each verdict comes from the statistic the claim states, over the "
                      "runs of its arms (every arm runs every seed of its budget), never from one run; "
                      "“does not hold” is a result "
                      "like the others, “inconclusive” "
-                     "means the statistic could not decide (or the claim's code failed: see its note)."))
-    rows = []
-    anchors = [claim_pages.anchor(e, i) for i, e in enumerate(entries)]
-    for entry, ident in zip(entries, anchors):
-        number = entry.get("number")
-        rows.append([str(number) if number else "–",
-                     [str(entry.get("statement", "")), " ", blocks.code(entry.get("key", ""))],
-                     str(entry.get("experiment", "")), str(entry.get("summary", "")),
-                     [_badge(entry.get("outcome"))], [blocks.link(f"#{ident}", "figure")]])
-    sec.add(blocks.table(["#", "claim", "experiment", "measured", "verdict", ""], rows,
-                         left=(1, 2, 3, 4)))
+                     "means the statistic could not decide (or the claim's code failed: see its note). "
+                     "Where a setting decides the verdict (a budget, a step size), the verdict is "
+                     "given for each value swept (“by setting”)."
+                     + (f" Below them, {blocks.plural(n_checks, 'check')}: properties verified (an "
+                        "identity, a near-certainty) that show the code does what the lecture says, "
+                        "not evidence about optimizers." if n_checks else "")))
+    for wanted in (False, True):
+        rows = [_claim_row(entry, ident) for entry, ident, check in zip(entries, anchors, checks)
+                if check == wanted]
+        if rows:
+            if wanted:
+                sec.add(blocks.p(blocks.strong("Checks"), " (properties verified, not evidence)"))
+            sec.add(blocks.table(["#", "check" if wanted else "claim", "experiment", "measured",
+                                  "verdict", ""], rows, left=(1, 2, 3, 4)))
     for entry, ident in zip(entries, anchors):
         number = entry.get("number")
         key = str(entry.get("key", ""))
         sec.sub(ident, f"{number}. {key}" if number else key)
         sec.add(blocks.p(blocks.strong(str(entry.get("statement", "")))),
                 blocks.p("Experiment: ", str(entry.get("experiment", ""))),
-                blocks.p("Verdict: ", _badge(entry.get("outcome")), " ", str(entry.get("summary", ""))))
+                blocks.p("Verdict: ", _badge(entry.get("outcome")),
+                         " (a check)" if entry.get("kind") == "check" else "", " ",
+                         _measured(entry)))
         budget = claim_pages.entry_budget(entry)
         ids = claim_pages.run_ids(entry)
         meta = (f"{'Quick' if budget.quick else 'Full'} budget, seeds "

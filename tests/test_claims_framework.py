@@ -281,7 +281,29 @@ def test_verdict_validation():
         Verdict(HOLDS, "x", {"ratio": "large"})
     verdict = Verdict(FAILS, "x", {"ratio": 2, "inf": math.inf})
     assert verdict.numbers == {"ratio": 2.0, "inf": math.inf}
-    assert verdict.to_dict() == {"outcome": FAILS, "summary": "x", "numbers": {"ratio": 2.0, "inf": None}}
+    assert verdict.to_dict() == {"outcome": FAILS, "summary": "x", "numbers": {"ratio": 2.0, "inf": None},
+                                 "by_setting": {}}
+
+
+def test_a_verdict_map_is_checked_kept_in_order_and_said_in_one_line():
+    with pytest.raises(ValueError, match="the outcome at 'equal lr' must be one of"):
+        Verdict(HOLDS, "x", by_setting={"equal lr": "true"})
+    swept = {"500 steps": FAILS, "1000 steps": FAILS, "2000 steps": INCONCLUSIVE, "4000 steps": HOLDS}
+    verdict = Verdict(HOLDS, "x", by_setting=swept)
+    assert list(verdict.to_dict()["by_setting"]) == list(swept)
+    assert claims.map_text(verdict.by_setting) == (
+        "does not hold at 500 steps, 1000 steps; inconclusive at 2000 steps; holds at 4000 steps")
+    assert claims.map_text({}) == ""
+
+
+def test_a_claim_is_a_claim_or_a_check(toy):  # noqa: F811
+    holding = claims.get(HOLDING)
+    assert holding.kind == "claim"
+    from dataclasses import replace
+
+    assert replace(holding, kind="check").kind == "check"
+    with pytest.raises(ValueError, match="kind must be one of"):
+        replace(holding, kind="fact")
 
 
 def test_load_verdicts_errors(tmp_path):
@@ -312,3 +334,18 @@ def test_collect_keeps_working(toy, tmp_path):
     evidence = collect(claim, budget, tmp_path)
     assert len(store.runs(tmp_path)) == 6 and set(evidence.trace["arm"]) == {"sgd", "momentum"}
     assert execute.evaluate(claim, evidence).outcome == HOLDS
+
+
+def test_arms_may_be_empty_only_beside_a_measure(registry, tmp_path):
+    """A check computed from tables alone runs nothing; a claim with neither is refused."""
+    def criterion(evidence):
+        return Verdict(HOLDS if evidence.tables["t"]["x"].sum() == 3 else FAILS, "sum")
+
+    claims.register(Claim(key="only-measured", number=0, statement="s", experiment="e",
+                     statistic="t", arms=lambda b: [], criterion=criterion, kind="check",
+                     measure=lambda b: {"t": pd.DataFrame({"x": [1, 2]})}))
+    claims.register(Claim(key="nothing-at-all", number=0, statement="s", experiment="e",
+                  statistic="t", arms=lambda b: [], criterion=criterion))
+    results = run_claims(["only-measured", "nothing-at-all"], tmp_path, quick=True, seeds=SEEDS)
+    assert results[0].outcome == HOLDS and results[0].error is None
+    assert results[1].outcome == INCONCLUSIVE and "non-empty list of Arm" in results[1].error

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import importlib
 
-from .base import (FAILS, HOLDS, INCONCLUSIVE, OUTCOMES, Arm, Budget, Claim, Evidence,
-                   Verdict)
+from .base import (FAILS, HOLDS, INCONCLUSIVE, KINDS, OUTCOMES, Arm, Budget, Claim, Evidence,
+                   Verdict, map_text)
 
 __all__ = [
-    "Arm", "Budget", "Claim", "Evidence", "FAILS", "HOLDS", "INCONCLUSIVE", "OUTCOMES",
-    "Verdict", "get", "names", "register", "unregister",
+    "Arm", "Budget", "Claim", "Evidence", "FAILS", "HOLDS", "INCONCLUSIVE", "KINDS", "OUTCOMES",
+    "Verdict", "get", "map_text", "names", "register", "unregister",
 ]
 
 #: Modules (in this package) that hold the built-in claims, each a list ``CLAIMS``.

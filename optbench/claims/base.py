@@ -41,8 +41,8 @@ if TYPE_CHECKING:  # matplotlib is imported by figures only
     from matplotlib.figure import Figure
 
 __all__ = [
-    "Arm", "Budget", "Claim", "Evidence", "FAILS", "HOLDS", "INCONCLUSIVE", "OUTCOMES",
-    "Verdict",
+    "Arm", "Budget", "Claim", "Evidence", "FAILS", "HOLDS", "INCONCLUSIVE", "KINDS", "OUTCOMES",
+    "Verdict", "map_text",
 ]
 
 HOLDS = "holds"
@@ -50,6 +50,8 @@ FAILS = "does not hold"
 INCONCLUSIVE = "inconclusive"
 #: The three verdicts.  "does not hold" is a result, reported like the others.
 OUTCOMES = (HOLDS, FAILS, INCONCLUSIVE)
+#: What a claim is: an empirical claim, or a check (a property verified).
+KINDS = ("claim", "check")
 
 #: Default run seeds of every arm: full size and --quick.
 FULL_SEEDS = (0, 1, 2, 3, 4, 5, 6, 7)
@@ -93,11 +95,19 @@ class Arm:
 @dataclass(frozen=True)
 class Verdict:
     """A claim's verdict: ``outcome`` (one of :data:`OUTCOMES`), a one-sentence
-    ``summary`` with the measured numbers, and the ``numbers`` themselves."""
+    ``summary`` with the measured numbers, the ``numbers`` themselves, and
+    ``by_setting``, the verdict over the setting that decides it.
+
+    ``by_setting`` maps each value of that setting, in the order swept, to its own
+    outcome: ``{"equal lr": "holds", "equal effective step lr/(1-rho)": "does not
+    hold"}``, ``{"500 steps": "does not hold", ..., "8000 steps": "holds"}``.  It is
+    empty for a claim that sweeps nothing; :func:`map_text` says it in one line.
+    """
 
     outcome: str
     summary: str
     numbers: Mapping[str, float] = field(default_factory=dict)
+    by_setting: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
@@ -107,10 +117,27 @@ class Verdict:
             value = float(value)
             clean[str(key)] = value
         object.__setattr__(self, "numbers", clean)
+        settings = {str(k): v for k, v in dict(self.by_setting).items()}
+        for setting, outcome in settings.items():
+            if outcome not in OUTCOMES:
+                raise ValueError(f"the outcome at {setting!r} must be one of {OUTCOMES}, "
+                                 f"got {outcome!r}")
+        object.__setattr__(self, "by_setting", settings)
 
     def to_dict(self) -> dict[str, Any]:
         return {"outcome": self.outcome, "summary": self.summary,
-                "numbers": {k: (v if math.isfinite(v) else None) for k, v in self.numbers.items()}}
+                "numbers": {k: (v if math.isfinite(v) else None) for k, v in self.numbers.items()},
+                "by_setting": dict(self.by_setting)}
+
+
+def map_text(by_setting: Mapping[str, str]) -> str:
+    """A verdict map in one line, the settings of each outcome together in the order
+    swept: ``"holds at equal lr; does not hold at equal effective step"`` ("" when
+    empty)."""
+    groups: dict[str, list[str]] = {}
+    for setting, outcome in by_setting.items():
+        groups.setdefault(str(outcome), []).append(str(setting))
+    return "; ".join(f"{outcome} at {', '.join(settings)}" for outcome, settings in groups.items())
 
 
 @dataclass
@@ -162,13 +189,19 @@ class Claim:
     statistic : str
         The statistic measured and the rule that maps it to each verdict.
     arms : callable
-        ``arms(budget) -> list[Arm]``: the runs.
+        ``arms(budget) -> list[Arm]``: the runs (empty only for a claim whose
+        evidence is all in ``measure``'s tables).
     criterion : callable
         ``criterion(evidence) -> Verdict``.
     measure : callable, optional
         ``measure(budget) -> dict[str, DataFrame]``: seeded tables that are not runs.
     figure : callable, optional
         ``figure(evidence) -> matplotlib Figure`` for the report.
+    kind : str
+        ``"claim"`` (an empirical statement the experiment can refute, the default) or
+        ``"check"`` (a property verified: an identity or a near-certainty, such as a
+        formula's value, kept to show that the code does what the lecture says but
+        not counted as evidence about optimizers).  Listed apart in the report.
     """
 
     key: str
@@ -180,8 +213,11 @@ class Claim:
     criterion: Callable[[Evidence], Verdict]
     measure: Callable[[Budget], dict[str, pd.DataFrame]] | None = None
     figure: Callable[[Evidence], "Figure"] | None = None
+    kind: str = "claim"
 
     def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"claim {self.key!r}: kind must be one of {KINDS}, got {self.kind!r}")
         if not isinstance(self.key, str) or not _KEY.match(self.key):
             raise ValueError(
                 f"claim key must be lower-case words joined by dashes, got {self.key!r}")

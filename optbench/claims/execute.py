@@ -117,6 +117,7 @@ class ClaimResult:
             "statement": claim.statement,
             "experiment": claim.experiment,
             "statistic": claim.statistic,
+            "kind": claim.kind,
             **self.verdict.to_dict(),
             "error": self.error,
             "budget": {"quick": self.budget.quick, "seeds": list(self.budget.seeds)},
@@ -135,8 +136,9 @@ class ClaimResult:
 
 def _arm_map(claim: Claim, arms: Any) -> tuple[dict[str, str], dict[str, list[str]], list[RunSpec]]:
     """Check ``arms`` and return ``(arm of each run id, run ids per arm, unique specs)``."""
-    if not isinstance(arms, (list, tuple)) or not arms:
-        raise ValueError(f"arms() must return a non-empty list of Arm, got {arms!r}")
+    if not isinstance(arms, (list, tuple)) or (not arms and claim.measure is None):
+        raise ValueError("arms() must return a non-empty list of Arm (empty only for a claim "
+                         f"whose evidence is its measure() tables), got {arms!r}")
     arm_of: dict[str, str] = {}
     per_arm: dict[str, list[str]] = {}
     specs: list[RunSpec] = []

@@ -154,6 +154,7 @@ def criterion(evidence: Evidence) -> Verdict:
 CLAIM = Claim(
     key="adam-bias-correction",
     number=6,
+    kind="check",
     statement=("Adam without bias correction takes a very large first step (the second moment "
                "starts at zero); the bias correction avoids it: with it the first step is about "
                "the learning rate per coordinate."),

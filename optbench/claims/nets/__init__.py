@@ -4,8 +4,9 @@ One module per claim, each with its experiment, statistics, criterion and ``CLAI
 
 10. :mod:`.weight_initialization`: activations vanish (small init), saturate (large
     init) or stay well spread (Xavier, He) at initialisation, and learning follows;
-11. :mod:`.input_normalization`: normalising the inputs gives a better conditioned
-    loss and easier optimisation;
+11. :mod:`.input_normalization`: normalising the inputs gives easier optimisation
+    (and, as the check ``input-normalization-conditioning``, a better conditioned
+    loss);
 12. :mod:`.batchnorm_lr_range`: with batch normalisation a deep net trains over a
     wider range of learning rates;
 13. :mod:`.ensembles`: ensembles, snapshot ensembles and Polyak averaging give a small,
@@ -34,6 +35,7 @@ __all__ = ["CLAIMS"]
 CLAIMS: list[Claim] = [
     weight_initialization.CLAIM,
     input_normalization.CLAIM,
+    input_normalization.CHECK,
     batchnorm_lr_range.CLAIM,
     ensembles.CLAIM,
     random_vs_grid_search.CLAIM,
