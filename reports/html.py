@@ -179,7 +179,7 @@ def _claims_section(results: Results, figures: Figures) -> blocks.Section | None
                      "means the statistic could not decide (or the claim's code failed: see its note). "
                      "Where a setting decides the verdict (a budget, a step size), the verdict is "
                      "given for each value swept (“by setting”)."
-                     + (f" Below them, {blocks.plural(n_checks, 'check')}: properties verified (an "
+                     + (f" Listed apart, {blocks.plural(n_checks, 'check')}: properties verified (an "
                         "identity, a near-certainty) that show the code does what the lecture says, "
                         "not evidence about optimizers." if n_checks else "")))
     for wanted in (False, True):

@@ -18,10 +18,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from optbench.claims import Evidence
+from optbench.claims import Evidence, map_text
 from optbench.claims.dynamics import (adagrad_stalls, momentum_averages_noise, momentum_escapes_saddle,
                                       momentum_ill_conditioned, nesterov_vs_momentum)
-from optbench.claims.dynamics.paired_statistics import fmt, paired
+from optbench.claims.dynamics.paired_statistics import fmt, paired, paired_difference
 from optbench.claims.dynamics.run_tables import by_seed
 
 from .. import style
@@ -30,10 +30,6 @@ __all__ = [
     "FIGURES", "adagrad_figure", "escape_figure", "ill_conditioned_figure", "nesterov_figure",
     "noise_figure",
 ]
-
-#: The two methods of claims 1-3, in the palette's (sorted) order.
-METHODS = ("momentum", "sgd")
-
 
 def _title(claim_number: int, text: str) -> str:
     return f"Claim {claim_number}: {text}"
@@ -116,103 +112,180 @@ def ill_conditioned_figure(evidence: Evidence) -> Figure:
     return fig
 
 
-# --------------------------------------------------------------------------- claim 2
+# --------------------------------------------------------------------------- claim 2 and 3
+
+#: Colours of the two comparisons of claims 2 and 3.
+COMPARISON_COLORS = {"equal lr": "#6a3d9a", "equal effective step": "#e31a1c"}
 
 
-def _paths_panel(ax: Any, evidence: Evidence, lrs: list[float], palette: style.Palette) -> None:
-    """The paths of both methods from the first seed, at the largest lr, escapes marked."""
+def _comparison(name: str) -> str:
+    """The comparison of a setting name of claims 2 or 3."""
+    return "equal lr" if name.startswith("equal lr") else "equal effective step"
+
+
+def _interval_points(ax: Any, i: int, values: np.ndarray, med: float, low: float, high: float,
+                     color: str) -> None:
+    """At x = ``i``: each seed's value (grey) and the median with its interval."""
+    finite = values[np.isfinite(values)]
+    ax.scatter(np.full(finite.size, i), finite, s=10, color="0.6", zorder=2)
+    if math.isfinite(med):
+        ax.errorbar([i], [med], yerr=[[max(0.0, med - low)], [max(0.0, high - med)]], marker="o",
+                    color=color, capsize=3, zorder=3)
+
+
+def _interval_entries(extra: list[tuple[Any, str]]) -> list[tuple[Any, str]]:
+    """Legend ``(handle, text)`` of :func:`_interval_points` per comparison, then ``extra``."""
+    entries: list[tuple[Any, str]] = [
+        (Line2D([], [], marker="o", color=c), f"median, 95% CI, {name}")
+        for name, c in COMPARISON_COLORS.items()]
+    entries.append((Line2D([], [], marker="o", linestyle="", markersize=4, color="0.6"), "one seed"))
+    return entries + extra
+
+
+def _paths_panel(ax: Any, evidence: Evidence, arms: dict[str, str], palette: style.Palette) -> None:
+    """The first seed's paths from the saddle (``arms``: ``{label: arm}``), escapes marked."""
     claim = momentum_escapes_saddle
     trace = evidence.trace
     seed = int(trace["seed"].min())
-    lr = claim.LRS[-1] if lrs and claim.LRS[-1] in lrs else (lrs[0] if lrs else claim.LRS[0])
-    for m in METHODS:
-        rows = trace[(trace["arm"] == f"lr={lr:g}/{m}") & (trace["seed"] == seed)].sort_values("step")
+    for label, arm in arms.items():
+        rows = trace[(trace["arm"] == arm) & (trace["seed"] == seed)].sort_values("step")
         if len(rows):
-            ax.plot(rows["x_0"], rows["x_1"], linewidth=1.2, **palette.line_kw(m))
+            ax.plot(rows["x_0"], rows["x_1"], linewidth=1.2, **palette.line_kw(label))
             t = claim.escape_step(rows, "")
             if math.isfinite(t):
                 hit = rows[rows["step"] == t]
-                ax.plot(hit["x_0"], hit["x_1"], marker="x", color=palette.color(m))
+                ax.plot(hit["x_0"], hit["x_1"], marker="x", color=palette.color(label))
     ax.axhspan(-claim.ESCAPE, claim.ESCAPE, color="0.9", zorder=0)
     ax.plot([0], [0], marker="*", color="k", markersize=8)
     ax.set_xlabel("x (positive curvature)")
     ax.set_ylabel("y (negative curvature)")
-    ax.set_title(f"seed {seed}, lr={lr:g}: paths, escape marked x", loc="left")
+    ax.set_title(f"seed {seed}: paths, escape marked x", loc="left")
 
 
-def _escape_panel(ax: Any, table: pd.DataFrame, numbers: dict[str, float], lrs: list[float],
-                  palette: style.Palette) -> None:
-    """Each seed's escape time per method and lr, and the median ratios."""
-    claim = momentum_escapes_saddle
-    for i, m in enumerate(("sgd", "momentum")):
-        for j, lr in enumerate(lrs):
-            v = by_seed(table, f"lr={lr:g}/{m}").dropna().to_numpy()
-            xs = np.full(v.size, j + (i - 0.5) * 0.3)
-            ax.scatter(xs, v, s=14, color=palette.color(m))
-    ax.set_xticks(range(len(lrs)), [f"lr={lr:g}" for lr in lrs])
-    ax.set_yscale("log")
-    ax.set_ylabel(f"steps until |y| >= {claim.ESCAPE:g}")
-    ax.set_title("escape time per seed", loc="left")
-    style.note(ax, "\n".join(f"GD/momentum lr={lr:g}: {fmt(numbers[f'ratio_lr{lr:g}'])}" for lr in lrs),
-               loc="lower left")
+def _escape_ratio_panel(ax: Any, table: pd.DataFrame, numbers: dict[str, float],
+                        settings: list[tuple[str, float, float]]) -> None:
+    """Per setting: each seed's ratio GD / momentum, the median with its interval and the
+    closed-form limit log g_mom / log g_GD."""
+    for i, (name, gd, mom) in enumerate(settings):
+        ratios = paired(table, f"lr={gd:g}/sgd", f"lr={mom:g}/momentum")
+        _interval_points(ax, i, ratios, numbers[f"ratio[{name}]"], numbers[f"ratio[{name}]_low"],
+                         numbers[f"ratio[{name}]_high"], COMPARISON_COLORS[_comparison(name)])
+        ax.plot([i + 0.25], [numbers[f"theory[{name}]"]], marker="D", color="k", markerfacecolor="white")
+    ax.axhline(1.0, color="0.5", linestyle=":", linewidth=1)
+    if settings:
+        style.log_scale(ax, "y")
+    ax.set_xlim(-0.6, max(len(settings), 1) - 0.4)
+    ax.set_xticks(range(len(settings)), [f"{_comparison(n).replace('effective ', '')}\nGD {g:g}\nmom. {m:g}"
+                                         for n, g, m in settings])
+    ax.set_ylabel("escape steps GD / momentum")
+    ax.set_title("paired ratio per setting (lr of each)", loc="left")
 
 
 def escape_figure(evidence: Evidence) -> Figure:
-    """Claim 2: one seed's paths from the saddle (left), every seed's escape time and the
-    median ratios GD / momentum (right)."""
-    table, numbers, lrs = momentum_escapes_saddle.escape_times(evidence)
-    palette = style.Palette(["sgd", "momentum"])
-    texts = {"sgd": "GD", "momentum": "momentum"}
+    """Claim 2: one seed's paths from the saddle at momentum's largest lr (left), and per
+    setting (equal lr, equal effective step) the ratio of escape times GD / momentum with
+    its closed-form limit (right)."""
+    claim = momentum_escapes_saddle
+    table, numbers, settings = claim.escape_times(evidence)
+    lr = claim.LRS[-1]
+    arms = {f"GD, lr {lr:g}": f"lr={lr:g}/sgd", f"GD, lr {claim.effective_lr(lr):g} = lr/(1-rho)":
+            f"lr={claim.effective_lr(lr):g}/sgd", f"momentum, lr {lr:g}": f"lr={lr:g}/momentum"}
+    palette = style.Palette(sorted(arms))
+    entries = [(Line2D([], [], linewidth=1.8, **palette.line_kw(label)), label) for label in arms]
+    entries = _interval_entries(entries + [
+        (Line2D([], [], marker="D", linestyle="", color="k", markerfacecolor="white"),
+         "closed form log g_mom / log g_GD")])
     with style.theme():
-        fig, (ax, ax2) = style.facets(2, 2, suptitle=True, panel=(4.2, 3.2), legend=list(texts.values()),
-                                      max_width=style.PAGE_WIDTH_IN)
+        fig, (ax, ax2) = style.facets(2, 2, suptitle=True, panel=(4.2, 3.2), bottom=0.95,
+                                      legend=[t for _, t in entries], max_width=style.PAGE_WIDTH_IN)
         if not evidence.trace.empty and "x_1" in evidence.trace:
-            _paths_panel(ax, evidence, lrs, palette)
-        _escape_panel(ax2, table, numbers, lrs, palette)
-        _method_legend(fig, palette, texts)
-        style.suptitle(fig, _title(2, "escaping a saddle, GD vs momentum"))
+            _paths_panel(ax, evidence, arms, palette)
+        _escape_ratio_panel(ax2, table, numbers, settings)
+        style.figure_legend(fig, [h for h, _ in entries], [t for _, t in entries])
+        style.suptitle(fig, _title(2, "escaping a saddle: GD vs momentum, equal lr and equal effective step"))
     return fig
 
 
-# --------------------------------------------------------------------------- claim 3
-
-
-def _noise_panel(ax: Any, evidence: Evidence, x: float, numbers: dict[str, float],
-                 palette: style.Palette) -> None:
-    """The median subopt curves of both methods at effective step ``x``, and the ratio."""
+def _late_paths_panel(ax: Any, evidence: Evidence, arms: dict[str, str], palette: style.Palette,
+                      last: int = 40) -> None:
+    """The first seed's last ``last`` iterates of each arm of ``arms`` (``{label: arm}``)."""
     trace = evidence.trace
-    for m in METHODS:
-        rows = trace[trace["arm"] == f"lrL={x:g}/{m}"] if not trace.empty else trace
+    seed = int(trace["seed"].min())
+    for label, arm in arms.items():
+        rows = trace[(trace["arm"] == arm) & (trace["seed"] == seed)].sort_values("step").tail(last)
         if len(rows):
-            curve = rows.groupby("step")["subopt"].median()
-            smooth = curve.rolling(25, min_periods=1).mean()
-            ax.plot(smooth.index, smooth.to_numpy(), linewidth=1.0, **palette.line_kw(m))
-    if len(ax.lines):
+            ax.plot(rows["x_0"], rows["x_1"], linewidth=1.0, **palette.line_kw(label, linestyle=False))
+    ax.set_xlabel("x_0")
+    ax.set_ylabel("x_1")
+    ax.set_title(f"seed {seed}: the last {last} iterates", loc="left")
+
+
+def _cosine_panel(ax: Any, cos: pd.DataFrame, numbers: dict[str, float],
+                  settings: list[tuple[str, float, float]]) -> None:
+    """Per setting: each seed's difference of mean step cosines momentum - SGD, and the
+    median with its interval, against the margin."""
+    claim = momentum_averages_noise
+    for i, (name, sgd, mom) in enumerate(settings):
+        diffs = paired_difference(cos, f"lr={mom:g}/momentum", f"lr={sgd:g}/sgd")
+        _interval_points(ax, i, diffs, numbers[f"diff[{name}]"], numbers[f"diff[{name}]_low"],
+                         numbers[f"diff[{name}]_high"], COMPARISON_COLORS[_comparison(name)])
+    ax.axhline(claim.MARGIN, color="0.3", linestyle="--", linewidth=1)
+    ax.axhline(0.0, color="0.5", linestyle=":", linewidth=1)
+    ax.set_ylim(min(-0.1, ax.get_ylim()[0]), max(1.2, ax.get_ylim()[1]))
+    _setting_ticks(ax, settings)
+    ax.set_ylabel("mean cos(d_t, d_(t-1)): mom. - SGD")
+    ax.set_title("smoothness (verdict)", loc="left")
+
+
+def _setting_ticks(ax: Any, settings: list[tuple[str, float, float]]) -> None:
+    """Claim 3's settings as tick labels: the comparison and SGD's lr * L."""
+    kappa = momentum_averages_noise.KAPPA
+    ax.set_xlim(-0.6, max(len(settings), 1) - 0.4)
+    ax.set_xticks(range(len(settings)), [f"{_comparison(n).replace('effective ', '')}\nlr*L {g * kappa:g}"
+                                         for n, g, _ in settings])
+
+
+def _floor_panel(ax: Any, numbers: dict[str, float], settings: list[tuple[str, float, float]]) -> None:
+    """Per setting: the noise floor momentum / SGD (median, interval) and its closed form."""
+    for i, (name, _, _) in enumerate(settings):
+        _interval_points(ax, i, np.array([]), numbers[f"floor_ratio[{name}]"],
+                         numbers[f"floor_ratio[{name}]_low"], numbers[f"floor_ratio[{name}]_high"],
+                         COMPARISON_COLORS[_comparison(name)])
+        ax.plot([i + 0.25], [numbers[f"floor_theory[{name}]"]], marker="D", color="k",
+                markerfacecolor="white")
+    ax.axhline(1.0, color="0.5", linestyle=":", linewidth=1)
+    if settings:
         style.log_scale(ax, "y")
-    ax.set_xlabel("step")
-    ax.set_ylabel("subopt, median over seeds")
-    ax.set_title(f"effective step lr*L = {x:g} (25-step mean)", loc="left")
-    if f"ratio_lrL{x:g}" in numbers:
-        style.note(ax, f"momentum/SGD late subopt {fmt(numbers[f'ratio_lrL{x:g}'])}\n"
-                       f"95% CI [{fmt(numbers[f'ratio_lrL{x:g}_low'])}, "
-                       f"{fmt(numbers[f'ratio_lrL{x:g}_high'])}]\n"
-                       f"theory {fmt(numbers[f'theory_lrL{x:g}'])}")
+    _setting_ticks(ax, settings)
+    ax.set_ylabel("late subopt momentum / SGD")
+    ax.set_title("noise floor (reported)", loc="left")
 
 
 def noise_figure(evidence: Evidence) -> Figure:
-    """Claim 3: SGD's and momentum's median subopt at each effective step, with the
-    measured and theoretical ratios of their late subopt."""
-    _, numbers, lrls = momentum_averages_noise.late_subopt(evidence)
-    palette = style.Palette(["sgd", "momentum"])
-    shown = lrls or list(momentum_averages_noise.STEPS_LR)
-    texts = {"sgd": "SGD", "momentum": "momentum"}
+    """Claim 3: one seed's late paths of SGD and momentum at equal effective step, the
+    largest lr * L (left), per setting the paired
+    difference of mean step cosines (the verdict's statistic, middle) and the noise
+    floor ratio with its closed form (right)."""
+    claim = momentum_averages_noise
+    cos, numbers, settings = claim.smoothness(evidence)
+    lr = claim.STEPS_LR[-1] / claim.KAPPA
+    slow = float(f"{lr * (1.0 - claim.RHO):.12g}")
+    arms = {f"SGD, lr {lr:g}": f"lr={lr:g}/sgd",
+            f"momentum, lr {slow:g} (same lr/(1-rho))": f"lr={slow:g}/momentum"}
+    palette = style.Palette(sorted(arms))
+    entries = [(Line2D([], [], linewidth=1.8, **palette.line_kw(t, linestyle=False)), t) for t in arms]
+    entries = _interval_entries(entries + [
+        (Line2D([], [], marker="D", linestyle="", color="k", markerfacecolor="white"), "closed form"),
+        (Line2D([], [], color="0.3", linestyle="--", linewidth=1), f"margin {claim.MARGIN:g}")])
     with style.theme():
-        fig, axes = style.facets(len(shown), len(shown), suptitle=True, panel=(4.2, 3.0),
-                                 legend=list(texts.values()), max_width=style.PAGE_WIDTH_IN)
-        for ax, x in zip(axes, shown):
-            _noise_panel(ax, evidence, x, numbers, palette)
-        _method_legend(fig, palette, texts)
-        style.suptitle(fig, _title(3, "noise around the optimum at equal effective step"))
+        fig, axes = style.facets(3, 3, suptitle=True, panel=(3.6, 3.0), bottom=0.8,
+                                 legend=[t for _, t in entries], max_width=style.PAGE_WIDTH_IN)
+        if not evidence.trace.empty and "x_1" in evidence.trace:
+            _late_paths_panel(axes[0], evidence, arms, palette)
+        _cosine_panel(axes[1], cos, numbers, settings)
+        _floor_panel(axes[2], numbers, settings)
+        style.figure_legend(fig, [h for h, _ in entries], [t for _, t in entries])
+        style.suptitle(fig, _title(3, "smoothness of the path and noise floor with noisy gradients"))
     return fig
 
 
@@ -273,65 +346,70 @@ def nesterov_figure(evidence: Evidence) -> Figure:
 # --------------------------------------------------------------------------- claim 5
 
 
-def _adagrad_curves(ax: Any, ax2: Any, rows: pd.DataFrame, name: str, palette: style.Palette) -> None:
-    """One method's median subopt (``ax``) and median step length (``ax2``) over seeds."""
-    curve = rows.groupby("step")["subopt"].median().clip(lower=1e-16)
-    ax.plot(curve.index, curve.to_numpy(), **palette.line_kw(name))
-    # Step length per step between records, from the 2-D iterate.
-    lengths = []
-    for _, run in rows.groupby("seed"):
-        dx = np.hypot(np.diff(run["x_0"].to_numpy()), np.diff(run["x_1"].to_numpy()))
-        steps = run["step"].to_numpy()
-        lengths.append(pd.Series(dx / np.diff(steps), index=steps[1:]))
-    if lengths:
-        med = pd.concat(lengths, axis=1).median(axis=1).clip(lower=1e-16)
-        ax2.plot(med.index, med.to_numpy(), **palette.line_kw(name))
+def _adagrad_curves(ax: Any, evidence: Evidence, numbers: dict[str, float],
+                    palette: style.Palette) -> list[str]:
+    """Each method's median training loss over the evaluation seeds at its rate tuned for
+    the longest budget (dotted: the budgets); returns the legend texts."""
+    end = max(adagrad_stalls.BUDGETS)
+    texts = []
+    for name in ("adagrad", "rmsprop"):
+        lr = numbers.get(f"lr_{name}_{end}", math.nan)
+        texts.append(f"{name}, lr={lr:g} (tuned for {end} steps)")
+        trace = evidence.trace
+        rows = trace[trace["arm"] == f"eval/{name}/lr={lr:g}"] if len(trace) else trace
+        if len(rows):
+            curve = rows.groupby("step")["loss"].median()
+            curve = curve[curve.index > 0].clip(lower=1e-300)
+            ax.plot(curve.index, curve.to_numpy(), **palette.line_kw(name))
+    for steps in adagrad_stalls.BUDGETS:
+        ax.axvline(steps, color="0.6", linestyle=":", linewidth=1)
+    if ax.lines:
+        ax.set_xscale("log")
+        style.log_scale(ax, "y")
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss")
+    ax.set_title("median training loss (dotted: the budgets)", loc="left")
+    return texts
 
 
-def _tuned_rows(evidence: Evidence, stats: dict[str, Any]) -> dict[str, pd.DataFrame]:
-    """``{method: trace rows}`` of the two compared evaluation arms (those with rows)."""
-    trace = evidence.trace
-    drawn = {}
-    for name, arm in zip(("adagrad", "rmsprop"), stats.get("arms", ())):
-        rows = trace[trace["arm"] == arm].sort_values(["seed", "step"])
-        if not rows.empty:
-            drawn[name] = rows
-    return drawn
-
-
-def _adagrad_axes(ax: Any, ax2: Any) -> None:
-    """Scales, labels and titles of the two panels."""
-    for a in (ax, ax2):
-        if len(a.lines):
-            a.set_xscale("log")
-            style.log_scale(a, "y")
-        a.set_xlabel("step")
-    ax.set_ylabel("subopt")
-    ax.set_title("suboptimality (median over seeds)", loc="left")
-    ax2.set_ylabel("mean |x_(t+k) - x_t| / k")
-    ax2.set_title("step length (median over seeds)", loc="left")
+def _adagrad_ratios(ax: Any, numbers: dict[str, float]) -> None:
+    """The paired ratio AdaGrad / RMSProp at each budget: median and 95% interval."""
+    xs, med, err_low, err_high = [], [], [], []
+    for steps in adagrad_stalls.BUDGETS:
+        m, lo, hi = (numbers.get(f"ratio_{steps}{k}", math.nan) for k in ("", "_low", "_high"))
+        if np.isfinite([m, lo, hi]).all() and min(m, lo, hi) > 0:
+            xs.append(steps)
+            med.append(m)
+            err_low.append(m - lo)
+            err_high.append(hi - m)
+    if xs:
+        ax.errorbar(xs, med, yerr=[err_low, err_high], fmt="o-", color="0.2", capsize=4)
+        ax.set_xscale("log")
+        style.log_scale(ax, "y")
+    ax.axhline(1.0, color="0.5", linestyle="--", linewidth=1)
+    ax.set_xlabel("budget (steps)")
+    ax.set_ylabel("loss AdaGrad / RMSProp")
+    ax.set_title("paired ratio at each budget (tuned rates)", loc="left")
 
 
 def adagrad_figure(evidence: Evidence) -> Figure:
-    """Claim 5: AdaGrad's and RMSProp's median subopt (left) and step length (right) over
-    the long run, each at its tuned lr."""
-    stats = adagrad_stalls.tuned_runs(evidence)
-    numbers = stats["numbers"]
+    """Claim 5: left, each method's median training loss against the step; right, the
+    paired ratio AdaGrad / RMSProp at each budget with its interval and the verdict's map."""
+    verdict = adagrad_stalls.criterion(evidence)
+    numbers = dict(verdict.numbers)
     palette = style.Palette(["adagrad", "rmsprop"])
-    drawn = _tuned_rows(evidence, stats)
-    texts = {name: f"{name}, lr={stats['chosen'][name]:g}" for name in drawn}
+    end = max(adagrad_stalls.BUDGETS)
+    legend = [f"{name}, lr=0.0003 (tuned for {end} steps)" for name in ("adagrad", "rmsprop")]
     with style.theme():
-        fig, (ax, ax2) = style.facets(2, 2, suptitle=True, panel=(4.2, 3.2), legend=list(texts.values()),
+        fig, (ax, ax2) = style.facets(2, 2, suptitle=True, panel=(4.6, 3.4), legend=legend,
                                       max_width=style.PAGE_WIDTH_IN)
-        for name, rows in drawn.items():
-            _adagrad_curves(ax, ax2, rows, name, palette)
-        _adagrad_axes(ax, ax2)
-        if "final_ratio" in numbers:
-            style.note(ax, f"final AdaGrad/RMSProp {fmt(numbers['final_ratio'])}\n"
-                           f"last-half decades: AdaGrad {fmt(numbers['progress_adagrad'])}, "
-                           f"RMSProp {fmt(numbers['progress_rmsprop'])}", loc="lower left")
-        _method_legend(fig, palette, texts)
-        style.suptitle(fig, _title(5, "AdaGrad vs RMSProp on a long Rosenbrock run"))
+        texts = _adagrad_curves(ax, evidence, numbers, palette)
+        _adagrad_ratios(ax2, numbers)
+        if verdict.by_setting:
+            style.note(ax2, style.wrap(map_text(verdict.by_setting), 40), loc="upper left")
+        _method_legend(fig, palette, dict(zip(("adagrad", "rmsprop"), texts)))
+        style.suptitle(fig, _title(5, f"AdaGrad vs RMSProp on a net that fits its data: "
+                                      f"{fmt(numbers.get(f'ratio_{end}', math.nan))} at {end} steps"))
     return fig
 
 
