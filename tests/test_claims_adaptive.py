@@ -13,8 +13,10 @@ from matplotlib.figure import Figure
 from optbench.claims import FAILS, HOLDS, INCONCLUSIVE, Budget, Evidence
 from optbench.claims import adaptive
 from optbench.claims.adaptive import adam_bias_correction, adam_good_default, newton_and_lbfgs, step_decay
-from optbench.claims.adaptive.run_tables import loso_select
+from optbench.build import execute
+from optbench.claims.adaptive.run_tables import gap_at, loso_select
 from optbench.claims.execute import collect
+from optbench.spec import RunSpec
 import reports.claim_figures
 from reports.style import MIN_FONT_PT, PAGE_WIDTH_IN, smallest_text_pt
 
@@ -26,9 +28,14 @@ FULL = Budget.default()
 #: The verdicts measured with the quick budget (the same with the full one).
 MEASURED = {
     "adam-bias-correction": HOLDS,
-    "adam-good-default": FAILS,
+    "adam-good-default": HOLDS,
     "step-decay": HOLDS,
     "newton-and-lbfgs": HOLDS,
+}
+#: The verdict maps measured with the quick budget (claims without one: {}).
+MEASURED_MAPS = {
+    "adam-good-default": {"1x (150-2000 steps)": FAILS, "3x (450-6000 steps)": FAILS,
+                          "10x (1500-20000 steps)": HOLDS, "30x (4500-60000 steps)": HOLDS},
 }
 
 
@@ -153,7 +160,7 @@ def test_bias_criterion_outcomes():
     criterion = CLAIMS["adam-bias-correction"].criterion
     fine = {"corrected": [1.0], "uncorrected": [3.16], "uncorrected-beta2=0.99": [1.0]}
     verdict = criterion(_bias_evidence(fine))
-    assert verdict.outcome == HOLDS
+    assert verdict.outcome == HOLDS and verdict.by_setting == {}  # a check: no setting swept
     assert verdict.numbers["corrected_median"] == pytest.approx(1.0)
     assert verdict.numbers["uncorrected_median"] == pytest.approx(3.16)
     assert criterion(_bias_evidence({**fine, "corrected": [1.6]})).outcome == FAILS
@@ -177,52 +184,123 @@ def test_uncorrected_factor_matches_the_docstring():
 
 # Claim 7 ----------------------------------------------------------------------------
 
+_PROBLEMS = [p for p, *_ in adam_good_default.DEFAULT_PROBLEMS]
+_BUDGETS = adam_good_default.BUDGETS
 
-def _default_evidence(adam_default: dict[str, list[float]], budget: Budget = QUICK) -> Evidence:
-    """Every tuned configuration has gap 1 except momentum at lr 0.01 (gap 1e-3 on every
-    seed); untuned Adam's gaps per problem are given (one per seed)."""
+
+def _default_evidence(ratios, best=lambda step, base: 1e-3, budget: Budget = QUICK) -> Evidence:
+    """Every tuned configuration has gap 1 except momentum at lr 0.01, whose gap at step
+    ``t`` is ``best(t, n_p)``; untuned Adam's gap at budget ``m n_p`` is ``ratios(problem, m)[i]``
+    (seed ``i``, cycled) times that, and 1 elsewhere.  Rows at step 0 and every checkpoint."""
+    bases = adam_good_default.base_steps(budget)
     frames = []
     for arm in CLAIMS["adam-good-default"].arms(budget):
         problem, method, lr = arm.name.split("/")
+        base = bases[problem]
+        steps = np.array([0, *adam_good_default.checkpoints(base)])
         for i, spec in enumerate(arm.specs):
-            if method == "adam" and float(lr) in adam_good_default.DEFAULT_LRS:
-                gap = adam_default[problem][i % len(adam_default[problem])]
-            elif method == "momentum" and float(lr) == 0.01:
-                gap = 1e-3
-            else:
-                gap = 1.0
-            status = "diverged" if method == "sgd" and float(lr) == 1.0 else "max_steps"
-            frames.append(_run(arm.name, spec.seed, [0, 10], status, subopt=[10.0, gap]))
+            gaps = np.ones(steps.size)
+            if method == "momentum" and float(lr) == 0.01:
+                gaps = np.array([best(t, base) for t in steps])
+            elif method == "adam" and float(lr) == adam_good_default.DEFAULT_LRS[0]:
+                for m in _BUDGETS:
+                    r = ratios(problem, m)
+                    gaps[steps == m * base] = r[i % len(r)] * best(m * base, base)
+            status = "diverged" if method == "momentum" and float(lr) == 1.0 else "max_steps"
+            frames.append(_run(arm.name, spec.seed, steps, status, subopt=gaps))
     return _evidence(frames, budget)
 
 
-def test_default_criterion_outcomes():
-    criterion = CLAIMS["adam-good-default"].criterion
-    problems = [p for p, *_ in adam_good_default.DEFAULT_PROBLEMS]
-    good = dict.fromkeys(problems, [3e-3, 4e-3, 5e-3])
-    verdict = criterion(_default_evidence(good))
+def _labels(budget: Budget = QUICK) -> list[str]:
+    return [adam_good_default.budget_label(m, budget) for m in _BUDGETS]
+
+
+def test_default_holds_at_every_budget():
+    verdict = CLAIMS["adam-good-default"].criterion(_default_evidence(lambda p, m: [3.0, 4.0, 5.0]))
     assert verdict.outcome == HOLDS
-    assert verdict.numbers["problems_within"] == 4
-    assert verdict.numbers["quadratic_ratio_median"] == pytest.approx(4.0)
-    assert "momentum[lr=0.01]" in verdict.summary
-    bad = {**good, "quadratic": [1.0], "logistic": [0.5]}  # ratios 1000 and 500 on two problems
-    assert criterion(_default_evidence(bad)).outcome == FAILS
-    unclear = {**good, "quadratic": [2e-3, 5e-2, 2e-3, 5e-2, 1e-2]}  # CI straddles 10
+    assert verdict.by_setting == dict.fromkeys(_labels(), HOLDS)
+    assert verdict.numbers["quadratic_30x_ratio_median"] == pytest.approx(4.0)
+    assert verdict.numbers["30x_problems_within"] == 4 and verdict.numbers["decisive_budgets"] == 4
+    ev = _default_evidence(lambda p, m: [3.0])
+    per = adam_good_default.per_budget(adam_good_default.budget_gaps(ev), ("momentum",))
+    assert set(per["best_config"]) == {"momentum[lr=0.01]"} and len(per) == 4 * 4 * len(QUICK.seeds)
+
+
+def test_default_is_judged_at_the_largest_decisive_budget():
+    criterion = CLAIMS["adam-good-default"].criterion
+    slow = criterion(_default_evidence(lambda p, m: [1e3] if m <= 3 else [2.0]))  # Adam catches up
+    assert slow.outcome == HOLDS
+    assert list(slow.by_setting.values()) == [FAILS, FAILS, HOLDS, HOLDS]
+    # the tuned methods gain 1000-fold in the last budget: 30x is not decisive, 10x decides
+    late = lambda t, base: 1e-6 if t > 10 * base else 1e-3  # noqa: E731
+    mixed = criterion(_default_evidence(lambda p, m: [1e3] if m == 30 else [2.0], late))
+    assert mixed.numbers["30x_decisive"] == 0 and mixed.numbers["10x_decisive"] == 1
+    assert list(mixed.by_setting.values()) == [HOLDS, HOLDS, HOLDS, FAILS]
+    assert mixed.outcome == HOLDS
+
+
+def test_default_does_not_hold():
+    bad = lambda p, m: [1e3] if p in ("quadratic", "logistic") else [2.0]  # noqa: E731
+    verdict = CLAIMS["adam-good-default"].criterion(_default_evidence(bad))
+    assert verdict.outcome == FAILS
+    assert verdict.by_setting == dict.fromkeys(_labels(), FAILS)
+    assert verdict.numbers["30x_problems_within"] == 2
+
+
+def test_default_inconclusive():
+    criterion = CLAIMS["adam-good-default"].criterion
+    # the tuned methods never converge (27-fold gain per tripling): no budget is decisive
+    never = criterion(_default_evidence(lambda p, m: [3.0], lambda t, base: 1e-3 * (base / max(t, 1)) ** 3))
+    assert never.outcome == INCONCLUSIVE and never.numbers["decisive_budgets"] == 0
+    assert never.by_setting == dict.fromkeys(_labels(), HOLDS)  # each budget keeps its own outcome
+    # two problems straddle 10 at the largest budget: neither 3 within nor 2 not within
+    straddle = [2.0, 50.0, 2.0, 50.0, 10.0]
+    unclear = lambda p, m: straddle if m == 30 and p in ("quadratic", "mlp") else [3.0]  # noqa: E731
     verdict = criterion(_default_evidence(unclear))
-    assert verdict.numbers["problems_within"] == 3
-    assert verdict.outcome == HOLDS  # 3 of 4 suffice
-    two_unclear = {**unclear, "mlp": [2e-3, 5e-2, 2e-3, 5e-2, 1e-2]}
-    assert criterion(_default_evidence(two_unclear)).outcome == INCONCLUSIVE
+    assert verdict.outcome == INCONCLUSIVE
+    assert list(verdict.by_setting.values()) == [HOLDS, HOLDS, HOLDS, INCONCLUSIVE]
 
 
 def test_default_criterion_counts_divergence_as_worst():
-    problems = [p for p, *_ in adam_good_default.DEFAULT_PROBLEMS]
-    ev = _default_evidence(dict.fromkeys(problems, [3e-3]))
-    adam = ev.trace["arm"].str.endswith("/adam/0.001") & ev.trace["arm"].str.startswith("mlp/")
+    ev = _default_evidence(lambda p, m: [3.0])
+    adam = ev.trace["arm"].eq("mlp/adam/0.001")
     ev.trace.loc[adam, "status"] = "diverged"
     verdict = CLAIMS["adam-good-default"].criterion(ev)
-    assert verdict.numbers["mlp_ratio_median"] == math.inf
-    assert verdict.numbers["problems_within"] == 3
+    assert verdict.numbers["mlp_30x_ratio_median"] == math.inf
+    assert verdict.numbers["30x_problems_within"] == 3 and verdict.outcome == HOLDS
+
+
+def test_default_budgets_and_checkpoints():
+    specs = {arm.name: arm.specs[0] for arm in CLAIMS["adam-good-default"].arms(FULL)}
+    spec = specs["mlp/rmsprop/0.1"]
+    assert spec.steps == 30 * 500
+    assert {500, 1500, 5000, 15000, 167, 1667} <= set(spec.options["record"])
+    assert "logistic/adam/0.0005" in specs
+    quick = {arm.name.split("/")[1] for arm in CLAIMS["adam-good-default"].arms(QUICK)}
+    assert quick == {"momentum", "adam"}
+    assert _labels(FULL) == ["1x (500-2000 steps)", "3x (1500-6000 steps)", "10x (5000-20000 steps)",
+                             "30x (15000-60000 steps)"]
+
+
+def test_gap_at_reads_the_last_row_at_or_before_the_step():
+    rows = {"step": np.array([0, 10, 20]), "subopt": np.array([5.0, 2.0, 0.0])}
+    assert gap_at(rows, "max_steps", 15) == 2.0
+    assert gap_at(rows, "converged", 100) == adaptive.GAP_FLOOR  # stopped early: keeps its gap
+    assert gap_at(rows, "diverged", 15) == 2.0 and gap_at(rows, "diverged", 20) == math.inf
+
+
+@pytest.mark.parametrize("method", ["sgd", "momentum", "rmsprop", "adam"])
+def test_a_long_run_gives_the_short_runs_final_gap(method):
+    """No tuned method depends on the run's length: the gap at step 40 of a 120-step run is
+    the final gap of a 40-step run recorded at the same steps (minibatch logistic regression)."""
+    name, family, params, *_ = adam_good_default.DEFAULT_PROBLEMS[2]
+    record = [13, 40, 120]
+    short, long = (execute(RunSpec(problem=family, optimizer=method, problem_params=params,
+                                   optimizer_params={"lr": 0.01}, seed=3, steps=steps,
+                                   options={"record": record})) for steps in (40, 120))
+    last = short.trace.iloc[-1]
+    at = long.trace[long.trace["step"] == 40].iloc[0]
+    assert last["step"] == 40 and last["loss"] == at["loss"] and last["subopt"] == at["subopt"]
 
 
 # Claim 8 ----------------------------------------------------------------------------
@@ -248,7 +326,7 @@ def _decay_evidence(q: list[float], budget: Budget = QUICK) -> Evidence:
 def test_decay_criterion_outcomes():
     criterion = CLAIMS["step-decay"].criterion
     verdict = criterion(_decay_evidence([0.3]))
-    assert verdict.outcome == HOLDS
+    assert verdict.outcome == HOLDS and verdict.by_setting == {}
     assert verdict.numbers["ratio_median"] == pytest.approx(0.09)
     assert verdict.numbers["drop_relative_median"] == pytest.approx((0.3 + 0.09) / 2)
     assert verdict.numbers["constant_lr_mode"] == 0.01
@@ -298,7 +376,7 @@ def _second_order_evidence(mini_ratio: list[float], newton_steps: int = 6,
 def test_second_order_criterion_outcomes():
     criterion = CLAIMS["newton-and-lbfgs"].criterion
     verdict = criterion(_second_order_evidence([3.0]))
-    assert verdict.outcome == HOLDS
+    assert verdict.outcome == HOLDS and verdict.by_setting == {}
     assert verdict.numbers["newton_logistic_iterations_median"] == 6
     assert verdict.numbers["minibatch_ratio_median"] == pytest.approx(3.0)
     assert verdict.numbers["full_ratio_median"] == pytest.approx(1e-15 / 1e-8)
@@ -342,6 +420,7 @@ def test_quick_verdict_is_stable_across_seeds(quick_evidence, key):
     second = claim.criterion(quick_evidence[key, "other"])
     assert first.outcome == MEASURED[key], first.summary
     assert second.outcome == MEASURED[key], second.summary
+    assert first.by_setting == second.by_setting == MEASURED_MAPS.get(key, {})
     assert first.numbers != second.numbers or key == "adam-bias-correction"
 
 
@@ -371,8 +450,7 @@ def test_figures_on_real_evidence(quick_evidence, key):
 @pytest.mark.parametrize("key,evidence", [
     ("adam-bias-correction", lambda: _bias_evidence({"corrected": [1.0], "uncorrected": [3.16],
                                                      "uncorrected-beta2=0.99": [1.0]})),
-    ("adam-good-default", lambda: _default_evidence(dict.fromkeys(
-        [p for p, *_ in adam_good_default.DEFAULT_PROBLEMS], [3e-3]))),
+    ("adam-good-default", lambda: _default_evidence(lambda p, m: [1e3] if m <= 3 else [3.0])),
     ("step-decay", lambda: _decay_evidence([0.3])),
     ("newton-and-lbfgs", lambda: _second_order_evidence([3.0])),
 ])
@@ -388,8 +466,7 @@ def test_figures_on_synthetic_evidence(key, evidence):
 _SYNTHETIC = {
     "adam-bias-correction": lambda: _bias_evidence({"corrected": [1.0], "uncorrected": [3.16],
                                                     "uncorrected-beta2=0.99": [1.0]}),
-    "adam-good-default": lambda: _default_evidence(dict.fromkeys(
-        [p for p, *_ in adam_good_default.DEFAULT_PROBLEMS], [3e-3])),
+    "adam-good-default": lambda: _default_evidence(lambda p, m: [3.0]),
     "step-decay": lambda: _decay_evidence([0.3]),
     "newton-and-lbfgs": lambda: _second_order_evidence([3.0]),
 }

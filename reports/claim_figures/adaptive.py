@@ -6,8 +6,9 @@ the statistics that decide it, imported from the claim's module:
 - Adam's bias correction: the first step / lr of every run and coordinate per
   variant, and the median step / lr against the step with the constant-gradient
   theory;
-- Adam as a default: per problem, every seed's final gap of each tuned method and
-  of untuned Adam, with the median ratio untuned / best tuned in the title;
+- Adam as a default: per problem, the ratio of untuned Adam's gap to the best tuned
+  method's against the step budget (per seed, and the median with its interval), with
+  the 10x line;
 - step decay: the loss curves of the best constant rate, of step decay and of the
   same run without the cuts, and the per-seed ratios that decide the claim;
 - Newton and L-BFGS: Newton's gradient norm per iteration, and the gap against
@@ -175,58 +176,70 @@ def bias_correction_figure(evidence: Evidence) -> Figure:
 # ------------------------------------------------------- claim 7: Adam's default
 
 
-def _default_columns(sub: pd.DataFrame) -> list[str]:
-    """The tuned methods' columns, then untuned Adam's where it has values."""
-    untuned = [f"adam_{lr:g}" for lr in default.DEFAULT_LRS]
-    return [c for c in sub.columns if c.startswith("tuned_")] + \
-        [c for c in untuned if c in sub and sub[c].notna().any()]
+def _ratio_panel(ax: Any, sub: pd.DataFrame, steps: dict[int, int], numbers: dict[str, float],
+                 problem: str) -> None:
+    """Every seed's ratio untuned / best tuned at each budget (dots), their median with its
+    95% interval (filled where the tuned methods have converged), and the 10x line."""
+    shown: list[float] = []
+    for j, m in enumerate(default.BUDGETS):
+        vals = sub.loc[sub["budget"] == m, "ratio"].to_numpy(dtype=float)
+        vals = vals[np.isfinite(vals)]
+        x = steps[m] * np.exp(_jitter(j, vals.size, 0.12))
+        ax.scatter(x, vals, s=10, color=BLUE, alpha=0.6)
+        shown.extend(vals)
+        key = f"{problem}_{m}x"
+        med, low, high = (numbers.get(f"{key}_ratio_{p}", math.nan) for p in ("median", "low", "high"))
+        if math.isfinite(med):
+            filled = numbers.get(f"{key}_converged", 0.0) == 1.0
+            ax.errorbar(steps[m], med, yerr=[[max(0.0, med - low)], [max(0.0, high - med)]], fmt="o",
+                        color=ORANGE, mfc=ORANGE if filled else "white", capsize=3, zorder=3)
+            shown.append(med)
+    ax.axhline(default.GOOD_FACTOR, color="0.3", linestyle="--", linewidth=1)
+    ax.axhline(1.0, color="0.6", linestyle=":", linewidth=1)
+    ax.set_xscale("log")
+    ax.set_xticks([steps[m] for m in default.BUDGETS], [f"{steps[m]:g}" for m in default.BUDGETS],
+                  rotation=45, ha="right", rotation_mode="anchor")
+    ax.minorticks_off()
+    ax.set_xlim(steps[default.BUDGETS[0]] / 2, steps[default.BUDGETS[-1]] * 2)
+    _log(ax, [*shown, default.GOOD_FACTOR, 1.0])
+    ax.set_xlabel("budget (steps)")
 
 
-def _default_panel(ax: Any, sub: pd.DataFrame) -> None:
-    """Every seed's final gap of each tuned method and of untuned Adam, and their medians."""
-    columns = _default_columns(sub)
-    finite: list[float] = []
-    for j, column in enumerate(columns):
-        vals = sub[column].to_numpy(dtype=float)
-        shown = np.where(np.isfinite(vals), vals, np.nan)
-        color = ORANGE if column.startswith("adam_") else BLUE
-        ax.scatter(j + _jitter(j, vals.size), shown, s=12, color=color, alpha=0.75)
-        if np.isfinite(vals).any():
-            ax.hlines(np.nanmedian(shown), j - 0.3, j + 0.3, color="k")
-        finite.extend(shown[np.isfinite(shown)])
-    labels = [c.replace("tuned_", "") if c.startswith("tuned_")
-              else c.replace("adam_", "Adam lr=") + "\n(untuned)" for c in columns]
-    ax.set_xticks(range(len(columns)), labels, rotation=45, ha="right", rotation_mode="anchor")
-    ax.set_xlim(-0.6, max(len(columns), 1) - 0.4)
-    _log(ax, finite)
-
-
-def _ratio_title(problem: str, numbers: dict[str, float]) -> list[str]:
-    if f"{problem}_ratio_median" not in numbers:
-        return [problem]
-    med, low, high = (numbers[f"{problem}_ratio_{part}"] for part in ("median", "low", "high"))
-    return [problem, "untuned / best tuned:", f"{med:.3g}", f"[{low:.3g}, {high:.3g}]"]
+def _budget_title(problem: str, steps: dict[int, int]) -> list[str]:
+    return [problem, f"1x = {steps[default.BUDGETS[0]]} steps"]
 
 
 def default_figure(evidence: Evidence) -> Figure:
-    """One panel per problem: every seed's final gap of each method tuned by
-    leave-one-seed-out (blue) and of untuned Adam (orange); black: medians."""
+    """One panel per problem: the ratio of untuned Adam's gap (lr 1e-3) to the best tuned
+    method's (tuned per budget by leave-one-seed-out) against the budget, per seed (blue)
+    and its median with a 95% interval (orange; filled where the tuned methods have
+    converged); dashed: the 10x line."""
     verdict = default.criterion(evidence)
-    per = default.per_problem(default.final_gaps(evidence))
-    problems = [p for p, *_ in default.DEFAULT_PROBLEMS if len(per) and p in set(per["problem"])] \
-        or ["(no runs)"]
-    numbers = dict(verdict.numbers)
-    titles = [_ratio_title(problem, numbers) for problem in problems]
-    texts = ["tuned (leave-one-seed-out), per seed", "untuned Adam, per seed", "median"]
-    handles = [Line2D([], [], color=BLUE, marker="o", linestyle=""),
-               Line2D([], [], color=ORANGE, marker="o", linestyle=""), Line2D([], [], color="k")]
+    table = default.budget_gaps(evidence)
+    per = default.per_budget(table, default.tuned_methods(evidence.budget))
+    bases = default.base_steps(evidence.budget)
+    problems = [p for p, *_ in default.DEFAULT_PROBLEMS]
+    titles = [_budget_title(p, {m: m * bases[p] for m in default.BUDGETS}) for p in problems]
+    texts = ["ratio of a seed", "median, 95% interval (tuned converged)",
+             "median, 95% interval (tuned not converged)", f"{default.GOOD_FACTOR:g}x: 'good default' limit",
+             "1: as good as tuned"]
+    handles = [Line2D([], [], color=BLUE, marker="o", linestyle="", alpha=0.6),
+               Line2D([], [], color=ORANGE, marker="o"),
+               Line2D([], [], color=ORANGE, marker="o", mfc="white"),
+               Line2D([], [], color="0.3", linestyle="--"), Line2D([], [], color="0.6", linestyle=":")]
     with theme():
         fig, axes = _panels(titles, panel=(2.6, 2.8), wspace=0.6, bottom=1.25, legend=texts)
         for ax, problem in zip(axes, problems):
-            _default_panel(ax, per[per["problem"] == problem] if len(per) else per)
-        axes[0].set_ylabel("final gap (loss for the net)")
+            sub = per[per["problem"] == problem] if len(per) else pd.DataFrame(columns=["budget", "ratio"])
+            _ratio_panel(ax, sub, {m: m * bases[problem] for m in default.BUDGETS}, dict(verdict.numbers),
+                         problem)
+        axes[0].set_ylabel("gap untuned Adam / best tuned")
         figure_legend(fig, handles, texts)
-        suptitle(fig, _title(7, "Adam (0.9, 0.999, lr 1e-3) is a good default: untuned vs tuned", verdict))
+        decisive = [m for m in default.BUDGETS if verdict.numbers.get(f"{m}x_decisive") == 1.0]
+        where = (f", at {decisive[-1]}x, the largest budget where the tuned methods have converged"
+                 if decisive else ": the tuned methods have converged at no budget")
+        suptitle(fig, _title(7, "Adam (0.9, 0.999, lr 1e-3) is a good default: untuned vs tuned, "
+                             "against the budget", verdict) + where)
     return fig
 
 

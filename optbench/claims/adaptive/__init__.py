@@ -6,7 +6,8 @@ criterion, and ``CLAIM``:
 - :mod:`~optbench.claims.adaptive.adam_bias_correction`, claim 6: Adam's bias
   correction makes its first step about the learning rate;
 - :mod:`~optbench.claims.adaptive.adam_good_default`, claim 7: untuned Adam
-  (lr 1e-3) is a good default;
+  (lr 1e-3) is a good default, judged against the step budget where the tuned methods
+  have converged;
 - :mod:`~optbench.claims.adaptive.step_decay`, claim 8: step decay lowers
   SGD+momentum's final loss, with drops at the cuts;
 - :mod:`~optbench.claims.adaptive.newton_and_lbfgs`, claim 9: Newton converges in

@@ -2,8 +2,8 @@
 
 :func:`seeded_arm` builds an arm of one :class:`~optbench.spec.RunSpec` per run
 seed; :func:`runs_of` splits a trace into its runs; :func:`run_values` reduces each
-run to one number (its final gap, :func:`final_gap`, or any other function of its
-rows); :func:`loso_select` picks, for every seed, the configuration that is best
+run to one number (its final gap, :func:`final_gap`, its gap at a step, :func:`gap_at`,
+or any other function of its rows); :func:`loso_select` picks, for every seed, the configuration that is best
 on the *other* seeds.  Gaps are floored at :data:`GAP_FLOOR` (see
 :mod:`optbench.claims.adaptive`).
 """
@@ -19,8 +19,8 @@ import pandas as pd
 from ...spec import RunSpec
 from ..base import Arm, Evidence
 
-__all__ = ["GAP_FLOOR", "RUN_COLUMNS", "Rows", "final_gap", "gap_of", "loso_select", "n_errors",
-           "run_values", "runs_of", "seeded_arm"]
+__all__ = ["GAP_FLOOR", "RUN_COLUMNS", "Rows", "final_gap", "gap_at", "gap_of", "loso_select",
+           "n_errors", "run_values", "runs_of", "seeded_arm"]
 
 #: Gaps below this count as this (see :mod:`optbench.claims.adaptive`).
 GAP_FLOOR = 1e-15
@@ -70,6 +70,21 @@ def final_gap(rows: Rows, status: str) -> float:
     if status == "diverged":
         return math.inf
     return float(gap_of(rows)[-1])
+
+
+def gap_at(rows: Rows, status: str, step: int) -> float:
+    """A run's gap after ``step`` steps: that of its last row at or before ``step`` (a
+    run that converged early keeps its last gap); ``+inf`` if it diverged at or before
+    ``step``; NaN if it has no row there.
+
+    With a learning rate that does not depend on the run's length, this is the final gap
+    a run of ``step`` steps would have (when ``step`` is a recorded step).
+    """
+    steps = np.asarray(rows["step"])
+    if status == "diverged" and steps.size and steps[-1] <= step:
+        return math.inf
+    i = int(np.searchsorted(steps, step, side="right")) - 1
+    return float(gap_of(rows)[i]) if i >= 0 else math.nan
 
 
 def run_values(evidence: Evidence, value: Callable[[Rows, str], float]) -> pd.DataFrame:
