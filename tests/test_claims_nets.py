@@ -98,15 +98,34 @@ def test_norm_tuning_seeds_are_not_evaluation_seeds():
     assert len(tune) == 2 and not set(tune) & set(QUICK.seeds)
 
 
-def test_search_arms_same_budget_and_fewer_grid_lrs():
-    grid, random = search.search_arms(QUICK)
+def test_search_arms_equal_budgets_and_shifted_grids():
+    arms = {arm.name: arm for arm in search.search_arms(QUICK)}
     searches = search.search_seeds(QUICK)
-    assert len(searches) == len(set(searches)) == 2 * len(QUICK.seeds)
-    assert len(grid.specs) == len(random.specs) == search.SEARCH_TRIALS * len(searches)
-    seed0 = [s for s in grid.specs if s.seed == 0]
-    assert len({s.optimizer_params["lr"] for s in seed0}) == 3
-    seed0 = [s for s in random.specs if s.seed == 0]
-    assert len({s.optimizer_params["lr"] for s in seed0}) == search.SEARCH_TRIALS
+    assert len(searches) == len(set(searches)) == 30
+    random = [s for name, arm in arms.items() if name.startswith("random") for s in arm.specs]
+    for n in search.SEARCH_BUDGETS:
+        assert len(arms[f"grid {n}"].specs) == n * len(searches)
+    assert len(random) == max(search.SEARCH_BUDGETS) * len(searches)
+    lrs = {}
+    for seed in searches[:3]:
+        grid = [s.optimizer_params for s in arms["grid 27"].specs if s.seed == seed]
+        assert all(len({g[k] for g in grid}) == 3 for k in ("lr", "beta2", "eps"))
+        lrs[seed] = sorted({g["lr"] for g in grid})
+        steps = np.diff(np.log10(lrs[seed]))
+        assert steps == pytest.approx([2.0, 2.0])  # the range's 6 decades in 3 cells
+        rand = [s.optimizer_params["lr"] for s in random if s.seed == seed]
+        assert len(set(rand)) == 27
+    assert len({lr[0] for lr in lrs.values()}) == 3  # a fresh offset per search
+
+
+def test_shifted_grid_is_one_offset_per_dimension():
+    space = search.search_space()
+    grid = search.shifted_grid(space, 2, np.random.default_rng(3))
+    assert len(grid) == 8
+    for name, dim in space.items():
+        positions = sorted({dim.position(point[name]) for point in grid})
+        assert positions[1] - positions[0] == pytest.approx(0.5)
+        assert 0.0 <= positions[0] < 0.5
 
 
 # ------------------------------------------------------------------------- helpers
@@ -304,60 +323,104 @@ def ens_table(gains: dict[str, list[float]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_ens_criterion_outcomes():
-    up = [0.004, 0.006, 0.002, 0.008, 0.004]
-    down = [-0.004, -0.002, -0.006, -0.004, -0.002]
-    mixed = [0.004, -0.004, 0.002, -0.002, 0.0]
-    holds = ens.ens_criterion(evidence([], tables={"ensembles": ens_table(
-        {"independent": up, "snapshot": up, "polyak": up})}))
-    assert holds.outcome == HOLDS
-    assert holds.numbers["independent_gain"] == pytest.approx(np.mean(up))
-    fails = ens.ens_criterion(evidence([], tables={"ensembles": ens_table(
-        {"independent": up, "snapshot": up, "polyak": down})}))
-    assert fails.outcome == FAILS
-    assert fails.numbers["independent_holds"] == 1.0 and fails.numbers["polyak_holds"] == 0.0
-    assert "polyak" in fails.summary and "does not hold" in fails.summary
-    unclear = ens.ens_criterion(evidence([], tables={"ensembles": ens_table(
-        {"independent": up, "snapshot": mixed, "polyak": up})}))
-    assert unclear.outcome == INCONCLUSIVE
+ALL_METHODS = ("independent ensemble", "snapshot ensemble", "Polyak average")
+
+
+@pytest.mark.parametrize("gains, outcome, by_setting", [
+    ({}, HOLDS, dict.fromkeys(ALL_METHODS, HOLDS)),
+    ({"polyak": "down"}, FAILS, {**dict.fromkeys(ALL_METHODS, HOLDS), "Polyak average": FAILS}),
+    ({"snapshot": "mixed"}, INCONCLUSIVE,
+     {**dict.fromkeys(ALL_METHODS, HOLDS), "snapshot ensemble": INCONCLUSIVE}),
+    ({"independent": "mixed", "snapshot": "down"}, FAILS,
+     {"independent ensemble": INCONCLUSIVE, "snapshot ensemble": FAILS, "Polyak average": HOLDS}),
+])
+def test_ens_criterion_outcomes(gains, outcome, by_setting):
+    values = {"up": [0.004, 0.006, 0.002, 0.008, 0.004],
+              "down": [-0.004, -0.002, -0.006, -0.004, -0.002],
+              "mixed": [0.004, -0.004, 0.002, -0.002, 0.0]}
+    table = ens_table({m: values[gains.get(m, "up")] for m in ens.ENS_METHODS})
+    verdict = ens.ens_criterion(evidence([], tables={"ensembles": table}))
+    assert verdict.outcome == outcome, verdict.summary
+    assert verdict.by_setting == by_setting
+    for m in ens.ENS_METHODS:
+        assert verdict.numbers[f"{m}_gain"] == pytest.approx(np.mean(values[gains.get(m, "up")]))
+        assert verdict.numbers[f"{m}_holds"] == float(by_setting[ens.METHOD_NAMES[m]] == HOLDS)
     assert ens.ens_criterion(evidence([])).outcome == INCONCLUSIVE
+
+
+def test_polyak_average_starts_after_burn_in():
+    snaps = {t: np.full(2, float(t)) for t in range(0, 6)}
+    # xbar_3 = x_3, then 0.5 * xbar + 0.5 * x for t = 4, 5: no weight on x_0..x_2
+    assert ens.polyak_average(snaps, 3, 0.5) == pytest.approx([0.25 * 3 + 0.25 * 4 + 0.5 * 5] * 2)
+    assert ens.polyak_average(snaps, 5, 0.9) == pytest.approx([5.0, 5.0])
+
+
+def test_second_half_change_from_the_arm_traces():
+    half, end = ens.ENS_STEPS // 2, ens.ENS_STEPS
+    rows = [{"run_id": f"r{i}", "arm": "single", "seed": i, "step": step, "loss": 1.0,
+             "val_acc": acc} for i, (a, b) in enumerate([(0.80, 0.83), (0.90, 0.89), (0.70, 0.72)])
+            for step, acc in ((0, 0.2), (half, a), (end, b))]
+    assert ens.second_half_change(evidence(rows)) == pytest.approx(0.02)
+    assert math.isnan(ens.second_half_change(evidence([])))
+
+
+def test_ens_replicates_and_snapshots_in_second_half():
+    assert ens.replicate_seeds(QUICK) == (0, 1, 2, 3, 4, 100, 101, 102, 103, 104)
+    assert len(ens.replicate_seeds(FULL)) == 24
+    table = ens.replicate_table(7, 2)
+    assert list(table["model"]) == ["single seed=7", "single seed=1007", "median single",
+                                    "independent ensemble", "snapshot ensemble",
+                                    "polyak average decay=0.995"]
+    assert table["val_acc"].between(0.5, 1).all() and (table["replicate"] == 7).all()
 
 
 # ----------------------------------------------------------------- claim 14 criterion
 
 
-def search_evidence(effect: str, seed: int = 0, random_distinct: int = 9) -> Evidence:
+def search_evidence(effect: dict[int, str], seed: int = 0) -> Evidence:
+    """Every trial of the quick arms, scored ``"lr"`` (an objective of the lr alone, best at
+    0.1: random search wins), ``"grid"`` (the grid of that budget is 100 times better)
+    or ``"noise"`` (the same noise for every trial); lr > 5 diverges."""
     rng = np.random.default_rng(seed)
     rows = []
-    for s in QUICK.seeds:
-        for arm in ("grid", "random"):
-            lrs = [1e-5, 1e-2, 10.0] if arm == "grid" else list(np.geomspace(1e-4, 1.0, random_distinct))
-            trials = [(lr, b2) for lr in lrs for b2 in (0.99, 0.995, 0.9999)]
-            if arm == "random":
-                trials = [(lrs[i % len(lrs)], 0.99 + 0.001 * i) for i in range(9)]
-            for lr, b2 in trials:
-                level = {"clear": 0.01 if arm == "random" else 0.1,
-                         "reverse": 0.1 if arm == "random" else 0.01,
-                         "mixed": 0.05}[effect]
-                value = noisy(rng, level, 1.0) * (1 + abs(np.log10(lr) + 1))
-                status = "diverged" if lr == 10.0 else "max_steps"
-                rows.append({"arm": arm, "seed": s, "optimizer.lr": lr, "optimizer.beta2": b2,
-                             "loss": value, "subopt": value, "status": status})
+    for arm in search.search_arms(QUICK):
+        budget = int(arm.name.split()[1]) if arm.name.startswith("grid") else None
+        for spec in arm.specs:
+            lr = spec.optimizer_params["lr"]
+            kind = effect.get(budget, "lr") if budget else effect.get("random", "lr")
+            value = (noisy(rng, 0.05, 1.0) if kind == "noise"
+                     else 0.01 * 10 ** abs(np.log10(lr) + 1) * (0.01 if kind == "grid" else 1.0))
+            rows.append({"arm": arm.name, "seed": spec.seed, "loss": value, "subopt": value,
+                         "status": "diverged" if lr > 5 else "max_steps",
+                         **{f"optimizer.{k}": v for k, v in spec.optimizer_params.items()}})
     return evidence(rows)
 
 
-def test_search_criterion_outcomes():
-    holds = search.search_criterion(search_evidence("clear"))
-    assert holds.outcome == HOLDS
-    assert holds.numbers["distinct_random"] == 9 and holds.numbers["distinct_grid"] == 3
-    assert search.search_criterion(search_evidence("reverse")).outcome == FAILS
-    assert search.search_criterion(search_evidence("mixed", seed=1)).outcome == INCONCLUSIVE
-    ev = search_evidence("clear")
-    ev.runs = pd.concat([ev.runs, pd.DataFrame({"run_id": ["e0", "e1"], "arm": "grid",
+@pytest.mark.parametrize("effect, outcome, by_setting", [
+    ({}, HOLDS, {"8 trials": HOLDS, "27 trials": HOLDS}),
+    ({8: "grid", 27: "grid"}, FAILS, {"8 trials": FAILS, "27 trials": FAILS}),
+    ({8: "grid"}, FAILS, {"8 trials": FAILS, "27 trials": HOLDS}),
+    ({8: "noise", 27: "noise", "random": "noise"}, INCONCLUSIVE,
+     {"8 trials": INCONCLUSIVE, "27 trials": INCONCLUSIVE}),
+    ({8: "noise", "random": "noise"}, INCONCLUSIVE, {"8 trials": INCONCLUSIVE, "27 trials": HOLDS}),
+])
+def test_search_criterion_outcomes(effect, outcome, by_setting):
+    verdict = search.search_criterion(search_evidence(effect))
+    assert verdict.outcome == outcome, verdict.summary
+    assert verdict.by_setting == by_setting
+    assert verdict.numbers["searches"] == 30
+
+
+def test_search_criterion_numbers_and_failed_runs():
+    ev = search_evidence({})
+    verdict = search.search_criterion(ev)
+    n = verdict.numbers
+    assert n["decades_over_lr"] > 1 and n["decades_over_beta2"] == 0 == n["decades_over_eps"]
+    assert n["ratio_27"] < 1 and n["ratio_27_high"] < 1 and 0.5 < n["random_wins_27"] <= 1
+    ev.runs = pd.concat([ev.runs, pd.DataFrame({"run_id": ["e0", "e1"], "arm": "grid 8",
                                                 "status": "error"})], ignore_index=True)
     assert "2 run(s) failed" in search.search_criterion(ev).summary
-    # random search that tries no more learning rates than the grid does not hold
-    assert search.search_criterion(search_evidence("clear", random_distinct=3)).outcome == FAILS
+    assert search.search_criterion(evidence([])).outcome == INCONCLUSIVE
 
 
 # ------------------------------------------------------------------------- figures
@@ -370,7 +433,7 @@ def test_figures_on_synthetic_evidence():
         (bn.CLAIM, bn_evidence("clear")),
         (ens.CLAIM, evidence([], tables={"ensembles": ens_table(
             {"independent": [0.01] * 5, "snapshot": [0.0] * 5, "polyak": [-0.01] * 5})})),
-        (search.CLAIM, search_evidence("clear")),
+        (search.CLAIM, search_evidence({})),
     ]
     for claim, ev in cases:
         fig = figure_for(claim.key)(ev)
@@ -387,19 +450,29 @@ MEASURED = {
     "input-normalization": HOLDS,
     "input-normalization-conditioning": HOLDS,
     "batchnorm-lr-range": HOLDS,
-    "ensembles": FAILS,
-    "random-vs-grid-search": INCONCLUSIVE,
+    "ensembles": HOLDS,
+    "random-vs-grid-search": HOLDS,
+}
+#: Their verdict maps, where measured (the same on both seed sets for every claim).
+MEASURED_MAPS = {
+    "ensembles": dict.fromkeys(ALL_METHODS, HOLDS),
+    "random-vs-grid-search": {"8 trials": HOLDS, "27 trials": HOLDS},
 }
 
 
 @pytest.mark.parametrize("key", sorted(MEASURED))
 def test_quick_verdicts_stable_across_seeds(key, tmp_path):
     claim = CLAIMS[key]
+    maps = []
     for budget in (QUICK, OTHER):
         ev = collect(claim, budget, tmp_path / str(budget.seeds[0]))
         verdict = claim.criterion(ev)
         assert verdict.outcome == MEASURED[key], (budget.seeds, verdict.summary)
         assert run_tables.failed(ev) == 0
+        maps.append(dict(verdict.by_setting))
+    assert maps[0] == maps[1]
+    if key in MEASURED_MAPS:
+        assert maps[0] == MEASURED_MAPS[key]
     if claim.kind == "check" and figure_for(key) is None:
         return
     fig = figure_for(key)(ev)  # on real evidence (the second seed set)

@@ -11,7 +11,8 @@ the statistics that decide it, imported from the claim's module:
   without batch norm, the trainable threshold, and the rates where runs diverged;
 - ensembles: the paired accuracy gain of each method per replicate, and its mean
   with its interval;
-- random vs grid search: the final suboptimality of every trial against its rate.
+- random vs grid search: the final suboptimality of every trial against lr and
+  against beta2, and the paired ratio best(random)/best(grid) per budget.
 
 The statistics a panel states go in its title, and the legend goes right of the
 panels or below them (:func:`reports.style.facets`), so that no text covers a curve;
@@ -252,7 +253,8 @@ def ens_figure(evidence: Evidence) -> Figure:
     n = verdict.numbers
     legend = ["one replicate", "mean, 95% interval"]
     with theme():
-        fig, (ax,), wrapped = _panels([["digits, 1x32 relu, Adam"]], legend, panel=(5.2, 3.4),
+        fig, (ax,), wrapped = _panels([["5-arm spiral, 1500 validation points, 1x64 relu, Adam"]],
+                                   legend, panel=(5.2, 3.4),
                                    bottom=0.6 + 2 * TITLE_LINE_IN)  # tick labels of 3 lines
         if table is not None and not table.empty:
             gains = ens.ensemble_gains(table)
@@ -283,44 +285,75 @@ def ens_figure(evidence: Evidence) -> Figure:
 # ------------------------------------------------- claim 14: random vs grid search
 
 
-def search_figure(evidence: Evidence) -> Figure:
-    """Final suboptimality of every trial against its lr (grid vs random); a diverged
+def _trial_panel(ax: Any, finals: Any, name: str, colors: dict, label: str) -> None:
+    """The final objective of every trial against one hyper-parameter; a diverged
     trial is a cross drawn above the others."""
+    finite = finals.loc[np.isfinite(finals["value"]), "value"]
+    top = 10 * float(finite.max()) if len(finite) else 1.0
+    shown: list[float] = []
+    for kind, color in colors.items():
+        rows = finals[finals["arm"].str.startswith(kind)]
+        ok = np.isfinite(rows["value"].astype(float))
+        column = f"optimizer.{name}"
+        ax.scatter(rows.loc[ok, column].astype(float), rows.loc[ok, "value"], s=8, alpha=0.35,
+                   color=color)
+        ax.scatter(rows.loc[~ok, column].astype(float), [top] * int((~ok).sum()), s=20, marker="x",
+                   color=color)
+        shown += list(rows["value"].where(ok, top).astype(float))
+    if search.search_space()[name].kind == "log_uniform":
+        _log(ax, "x", finals[f"optimizer.{name}"])
+    _log(ax, "y", shown)
+    ax.set_xlabel(label)
+    ax.set_ylabel("final suboptimality")
+
+
+def _ratio_panel(ax: Any, n: dict[str, float], color: Any) -> None:
+    """The median paired ratio best(random)/best(grid) per budget, with its interval."""
+    budgets = list(search.SEARCH_BUDGETS)
+    for i, b in enumerate(budgets):
+        mid, low, high = (n.get(f"ratio_{b}{end}", math.nan) for end in ("", "_low", "_high"))
+        if math.isfinite(low) and math.isfinite(high) and mid > 0:
+            ax.errorbar([i], [mid], yerr=[[mid - low], [high - mid]], fmt="D", color=color, capsize=3)
+    ax.axhline(1.0, color="0.4", lw=1)
+    ax.set_xticks(range(len(budgets)))
+    ax.set_xticklabels([f"{b} trials" for b in budgets])
+    ax.set_xlim(-0.6, len(budgets) - 0.4)
+    _log(ax, "y", [v for b in budgets for v in (n.get(f"ratio_{b}_low", math.nan),
+                                                 n.get(f"ratio_{b}_high", math.nan), 1.0)])
+    ax.set_ylabel("best(random) / best(grid)")
+
+
+def search_figure(evidence: Evidence) -> Figure:
+    """The objective of every trial against lr and against beta2 (grid vs random), and
+    the median paired ratio best(random)/best(grid) per budget with its interval."""
     verdict = search.search_criterion(evidence)
     finals = final_values(evidence, "subopt")
     colors = dict(zip(("grid", "random"), _colors(2)))
     n = verdict.numbers
-    titles = [[f"{search.SEARCH_TRIALS} trials per search, logistic breast_cancer",
-               f"distinct lr: random {fmt(n.get('distinct_random', math.nan))}, grid "
-               f"{fmt(n.get('distinct_grid', math.nan))}",
-               f"best ratio random/grid {fmt(n.get('ratio', math.nan))} "
-               + interval(n.get("ratio_low", math.nan), n.get("ratio_high", math.nan))]]
+    titles = [["all trials against lr",
+               f"spread: {fmt(n.get('decades_over_lr', math.nan))} decades over lr"],
+              ["all trials against beta2",
+               f"spread: {fmt(n.get('decades_over_beta2', math.nan))} over beta2, "
+               f"{fmt(n.get('decades_over_eps', math.nan))} over eps"],
+              [f"{fmt(n.get('searches', math.nan))} paired searches",
+               "median ratio, 95% interval"]]
     diverged = bool((~np.isfinite(finals["value"].astype(float))).any()) if not finals.empty else False
-    legend = ["grid", "random", *(["diverged (drawn on top)"] if diverged else [])]
+    legend = ["grid trials", "random trials", *(["diverged (on top)"] if diverged else []),
+              "median ratio"]
     with theme():
-        fig, (ax,), wrapped = _panels(titles, legend)
-        shown_values: list[float] = []
+        fig, axes, wrapped = _panels(titles, legend, panel=(3.2, 3.0))
         if not finals.empty:
-            finite = finals.loc[np.isfinite(finals["value"]), "value"]
-            top = float(finite.max()) if len(finite) else 1.0
-            for arm in ("grid", "random"):
-                rows = finals[finals["arm"] == arm]
-                ok = np.isfinite(rows["value"])
-                ax.scatter(rows.loc[ok, "optimizer.lr"].astype(float), rows.loc[ok, "value"], s=12,
-                           alpha=0.6, color=colors[arm])
-                ax.scatter(rows.loc[~ok, "optimizer.lr"].astype(float), [top * 10] * int((~ok).sum()),
-                           s=24, marker="x", color=colors[arm])
-                shown_values += list(rows["value"].where(ok, top * 10).astype(float))
-        _log(ax, "x", finals["optimizer.lr"] if "optimizer.lr" in finals else [])
-        _log(ax, "y", shown_values)
-        ax.set_xlabel("Adam learning rate")
-        ax.set_ylabel("final suboptimality")
-        ax.set_title(wrapped[0], loc="left")
+            _trial_panel(axes[0], finals, "lr", colors, "Adam learning rate")
+            _trial_panel(axes[1], finals, "beta2", colors, "Adam beta2")
+        _ratio_panel(axes[2], n, "0.2")
+        for ax, title in zip(axes, wrapped):
+            ax.set_title(title, loc="left")
         handles = [Line2D([], [], marker="o", ls="none", color=colors["grid"], alpha=0.6),
                    Line2D([], [], marker="o", ls="none", color=colors["random"], alpha=0.6),
-                   *([Line2D([], [], marker="x", ls="none", color="0.3")] if diverged else [])]
+                   *([Line2D([], [], marker="x", ls="none", color="0.3")] if diverged else []),
+                   Line2D([], [], marker="D", color="0.2")]
         _legend(fig, handles, legend)
-        suptitle(fig, _title(14, "random search vs grid search", verdict))
+        suptitle(fig, _title(14, "random search vs grid search at equal budget", verdict))
     return fig
 
 

@@ -9,10 +9,11 @@ One module per claim, each with its experiment, statistics, criterion and ``CLAI
     loss);
 12. :mod:`.batchnorm_lr_range`: with batch normalisation a deep net trains over a
     wider range of learning rates;
-13. :mod:`.ensembles`: ensembles, snapshot ensembles and Polyak averaging give a small,
-    consistent gain;
-14. :mod:`.random_vs_grid_search`: random search tries more distinct values of the
-    parameter that matters than grid search.
+13. :mod:`.ensembles`: independent ensembles, snapshot ensembles and Polyak averaging
+    (after a burn-in) each give a small, consistent gain in validation accuracy;
+14. :mod:`.random_vs_grid_search`: with one hyper-parameter that matters among
+    several that barely do, random search finds a better value than a grid (placed
+    at a random offset) of the same budget.
 
 Shared by the claims: :mod:`.paired_statistics` (seeded bootstrap intervals, paired
 ratios, the side of an interval, their text) and :mod:`.run_tables` (arm names, tuning
