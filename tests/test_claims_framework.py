@@ -349,3 +349,18 @@ def test_arms_may_be_empty_only_beside_a_measure(registry, tmp_path):
     results = run_claims(["only-measured", "nothing-at-all"], tmp_path, quick=True, seeds=SEEDS)
     assert results[0].outcome == HOLDS and results[0].error is None
     assert results[1].outcome == INCONCLUSIVE and "non-empty list of Arm" in results[1].error
+
+
+def test_side_and_combined_are_the_outcome_rules():
+    """One interval against a threshold, and a claim over its settings."""
+    from optbench.claims.base import combined, side
+
+    assert side(1.1, 2.0, 1.0, "above") == HOLDS and side(0.1, 0.9, 1.0, "above") == FAILS
+    assert side(0.1, 0.9, 1.0, "below") == HOLDS and side(0.5, 1.5, 1.0, "below") == INCONCLUSIVE
+    assert side(math.nan, 2.0, 1.0, "above") == INCONCLUSIVE
+    with pytest.raises(ValueError, match="above"):
+        side(0.0, 1.0, 0.5, "beside")
+    assert combined([HOLDS, HOLDS]) == HOLDS
+    assert combined([HOLDS, INCONCLUSIVE]) == INCONCLUSIVE
+    assert combined([INCONCLUSIVE, FAILS, HOLDS]) == FAILS
+    assert combined([]) == INCONCLUSIVE  # no setting measured is no evidence

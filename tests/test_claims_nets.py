@@ -12,6 +12,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from optbench.claims import FAILS, HOLDS, INCONCLUSIVE, Budget, Evidence
+from optbench.claims.base import side
 from optbench.claims.execute import collect
 from optbench.claims.nets import CLAIMS as NETS_CLAIMS
 from optbench.claims.nets import batchnorm_lr_range as bn
@@ -137,11 +138,11 @@ def test_ratio_divergence_convention():
 
 
 def test_side_rule():
-    assert paired_statistics.side(0.2, 0.9, 1.0, "below") == HOLDS
-    assert paired_statistics.side(1.1, 3.0, 1.0, "below") == FAILS
-    assert paired_statistics.side(0.5, 1.5, 1.0, "below") == INCONCLUSIVE
-    assert paired_statistics.side(math.nan, 0.5, 1.0, "below") == INCONCLUSIVE
-    assert paired_statistics.side(0.1, 0.3, 0.0, "above") == HOLDS
+    assert side(0.2, 0.9, 1.0, "below") == HOLDS
+    assert side(1.1, 3.0, 1.0, "below") == FAILS
+    assert side(0.5, 1.5, 1.0, "below") == INCONCLUSIVE
+    assert side(math.nan, 0.5, 1.0, "below") == INCONCLUSIVE
+    assert side(0.1, 0.3, 0.0, "above") == HOLDS
 
 
 def test_final_values_diverged_is_inf_and_failed_counted():

@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 import pandas as pd
 
@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # matplotlib is imported by figures only
 
 __all__ = [
     "Arm", "Budget", "Claim", "Evidence", "FAILS", "HOLDS", "INCONCLUSIVE", "KINDS", "OUTCOMES",
-    "Verdict", "map_text",
+    "Verdict", "combined", "map_text", "side",
 ]
 
 HOLDS = "holds"
@@ -128,6 +128,31 @@ class Verdict:
         return {"outcome": self.outcome, "summary": self.summary,
                 "numbers": {k: (v if math.isfinite(v) else None) for k, v in self.numbers.items()},
                 "by_setting": dict(self.by_setting)}
+
+
+def side(low: float, high: float, threshold: float, claimed: str) -> str:
+    """The outcome of one interval ``[low, high]`` against ``threshold``: HOLDS if it lies
+    strictly on the ``claimed`` side (``"above"`` or ``"below"``), FAILS if strictly on
+    the other, INCONCLUSIVE if it contains the threshold or is NaN."""
+    if claimed not in ("above", "below"):
+        raise ValueError(f"claimed must be 'above' or 'below', got {claimed!r}")
+    if math.isnan(low) or math.isnan(high):
+        return INCONCLUSIVE
+    above, below = low > threshold, high < threshold
+    if claimed == "above":
+        return HOLDS if above else FAILS if below else INCONCLUSIVE
+    return HOLDS if below else FAILS if above else INCONCLUSIVE
+
+
+def combined(outcomes: Iterable[str]) -> str:
+    """The outcome of a claim that must hold at every setting: HOLDS if every one holds,
+    FAILS if any does not hold, else INCONCLUSIVE (also for no settings at all)."""
+    outcomes = list(outcomes)
+    if FAILS in outcomes:
+        return FAILS
+    if outcomes and all(o == HOLDS for o in outcomes):
+        return HOLDS
+    return INCONCLUSIVE
 
 
 def map_text(by_setting: Mapping[str, str]) -> str:

@@ -34,8 +34,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..base import INCONCLUSIVE, Arm, Budget, Claim, Evidence, Verdict
-from .paired_statistics import bootstrap_rng, ci_of, fmt, median_ci, paired, side
+from ..base import INCONCLUSIVE, Arm, Budget, Claim, Evidence, Verdict, side
+from .paired_statistics import bootstrap_rng, ci_of, fmt, median_ci, paired
 from .run_tables import by_seed, per_run, problem_notes, spec, status_counts
 
 __all__ = [

@@ -40,9 +40,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..base import INCONCLUSIVE, Arm, Budget, Claim, Evidence, Verdict
-from .paired_statistics import (bootstrap_rng, ci_of, combined, fmt, median_ci, paired, paired_difference,
-                                side)
+from ..base import INCONCLUSIVE, Arm, Budget, Claim, Evidence, Verdict, combined, side
+from .paired_statistics import bootstrap_rng, ci_of, fmt, median_ci, paired, paired_difference
 from .run_tables import by_seed, expected_runs, per_run, problem_notes, spec, status_counts
 
 __all__ = [

@@ -40,8 +40,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..base import FAILS, HOLDS, INCONCLUSIVE, Arm, Budget, Claim, Evidence, Verdict, map_text
-from .paired_statistics import bootstrap_rng, ci_of, combined, fmt, median_ci, paired, side
+from ..base import (FAILS, HOLDS, INCONCLUSIVE, Arm, Budget, Claim, Evidence, Verdict, combined,
+                    map_text, side)
+from .paired_statistics import bootstrap_rng, ci_of, fmt, median_ci, paired
 from .run_tables import by_seed, expected_runs, first_step, per_run, problem_notes, spec, status_counts
 
 __all__ = [

@@ -24,8 +24,8 @@ import math
 
 import pandas as pd
 
-from ..base import INCONCLUSIVE, Arm, Budget, Claim, Evidence, Verdict
-from .paired_statistics import bootstrap_rng, ci_of, combined, median_ci, paired, side
+from ..base import INCONCLUSIVE, Arm, Budget, Claim, Evidence, Verdict, combined, side
+from .paired_statistics import bootstrap_rng, ci_of, median_ci, paired
 from .run_tables import expected_runs, per_run, problem_notes, spec, status_counts, steps_to_subopt
 
 __all__ = [

@@ -6,9 +6,9 @@ points, so a criterion compares them seed by seed (:func:`paired`: one ratio per
 percentile bootstrap interval (:func:`median_ci`: :func:`optbench.statistics.bootstrap_ci`
 at :data:`LEVEL`, :data:`N_BOOT` resamples, a Generator seeded by the claim's number,
 :func:`bootstrap_rng`); :func:`paired_difference` gives per-seed differences instead.
-:func:`verdict_from_sides` maps the checks of both sides to a verdict, :func:`side` maps
-one interval to the verdict of one setting and :func:`combined` the verdicts of every
-setting to the claim's; :func:`fmt`, :func:`ci_text` and :func:`ci_of` write the
+:func:`verdict_from_sides` maps the checks of both sides to a verdict (one interval's
+outcome and a claim's over its settings are :func:`optbench.claims.base.side` and
+:func:`~optbench.claims.base.combined`); :func:`fmt`, :func:`ci_text` and :func:`ci_of` write the
 numbers in summaries and figures.
 """
 
@@ -25,8 +25,8 @@ from ..base import FAILS, HOLDS, INCONCLUSIVE
 from .run_tables import by_seed
 
 __all__ = [
-    "LEVEL", "N_BOOT", "bootstrap_rng", "ci_of", "ci_text", "combined", "fmt", "median_ci", "paired",
-    "paired_difference", "ratio", "side", "verdict_from_sides",
+    "LEVEL", "N_BOOT", "bootstrap_rng", "ci_of", "ci_text", "fmt", "median_ci", "paired",
+    "paired_difference", "ratio", "verdict_from_sides",
 ]
 
 #: Nominal coverage of every bootstrap interval here.
@@ -82,33 +82,6 @@ def paired_difference(table: pd.DataFrame, a_arm: str, b_arm: str) -> np.ndarray
     seeds = sorted(set(a.index) & set(b.index))
     with np.errstate(invalid="ignore"):
         return np.array([a[s] - b[s] for s in seeds], dtype=float)
-
-
-def side(low: float, high: float, threshold: float, claimed: str) -> str:
-    """The verdict of one setting from its interval ``[low, high]``: HOLDS if it lies
-    strictly on the ``claimed`` side (``"above"`` or ``"below"``) of ``threshold``,
-    FAILS if strictly on the other side, INCONCLUSIVE if it contains the threshold or
-    is NaN."""
-    if claimed not in ("above", "below"):
-        raise ValueError(f"claimed must be 'above' or 'below', got {claimed!r}")
-    if math.isnan(low) or math.isnan(high):
-        return INCONCLUSIVE
-    above, below = low > threshold, high < threshold
-    if claimed == "above":
-        return HOLDS if above else FAILS if below else INCONCLUSIVE
-    return HOLDS if below else FAILS if above else INCONCLUSIVE
-
-
-def combined(outcomes: Iterable[str]) -> str:
-    """The verdict of an unconditional claim from those of its settings: HOLDS if
-    every setting holds, FAILS if any does not hold, else INCONCLUSIVE (also for no
-    settings)."""
-    outcomes = list(outcomes)
-    if FAILS in outcomes:
-        return FAILS
-    if outcomes and all(o == HOLDS for o in outcomes):
-        return HOLDS
-    return INCONCLUSIVE
 
 
 def verdict_from_sides(checks_hold: Sequence[bool], checks_fail: Sequence[bool]) -> str:

@@ -37,8 +37,8 @@ import numpy as np
 import pandas as pd
 
 from ...spec import RunSpec
-from ..base import FAILS, HOLDS, INCONCLUSIVE, Arm, Budget, Claim, Evidence, Verdict
-from .paired_statistics import bootstrap_interval, combined
+from ..base import FAILS, HOLDS, INCONCLUSIVE, Arm, Budget, Claim, Evidence, Verdict, combined
+from .paired_statistics import bootstrap_interval
 from .run_tables import failed_note
 
 __all__ = [

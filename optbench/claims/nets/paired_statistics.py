@@ -1,5 +1,5 @@
 """The statistics shared by the claims of the family: seeded bootstrap intervals, paired
-ratios with the divergence convention, the side of an interval, and their text.
+ratios with the divergence convention, and their text.
 
 Every interval is a percentile bootstrap interval (:func:`optbench.statistics.bootstrap_ci`,
 :data:`LEVEL`, :data:`N_BOOT` resamples) from a numpy Generator seeded by fixed integers
@@ -9,7 +9,7 @@ Every interval is a percentile bootstrap interval (:func:`optbench.statistics.bo
   ``+inf`` when ``a`` diverged, ``0`` when only ``b`` did and missing when both did
   (:func:`ratio`);
 - "holds" needs the interval entirely on the claimed side, "does not hold" entirely
-  on the other side; anything else is "inconclusive" (:func:`side`).
+  on the other side; anything else is "inconclusive" (:func:`optbench.claims.base.side`).
 """
 
 from __future__ import annotations
@@ -20,10 +20,8 @@ from typing import Any, Iterable
 import numpy as np
 
 from ...statistics import bootstrap_ci
-from ..base import FAILS, HOLDS, INCONCLUSIVE
 
-__all__ = ["LEVEL", "N_BOOT", "bootstrap_interval", "bootstrap_rng", "fmt", "interval", "ratio",
-           "side"]
+__all__ = ["LEVEL", "N_BOOT", "bootstrap_interval", "bootstrap_rng", "fmt", "interval", "ratio"]
 
 #: Coverage and resamples of every bootstrap interval of the family.
 LEVEL = 0.95
@@ -54,26 +52,6 @@ def ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     out = np.where(np.isfinite(a) & np.isinf(b), 0.0, out)
     out = np.where(np.isinf(a) & np.isinf(b), np.nan, out)
     return out
-
-
-def side(low: float, high: float, threshold: float, claimed: str) -> str:
-    """HOLDS if ``[low, high]`` lies strictly on the ``claimed`` side ("below" or "above")
-    of ``threshold``, FAILS if strictly on the other side, else INCONCLUSIVE."""
-    if math.isnan(low) or math.isnan(high):
-        return INCONCLUSIVE
-    below, above = high < threshold, low > threshold
-    if claimed == "below":
-        return HOLDS if below else FAILS if above else INCONCLUSIVE
-    return HOLDS if above else FAILS if below else INCONCLUSIVE
-
-
-def combined(outcomes: Iterable[str]) -> str:
-    """The verdict of several checks: holds when every one holds, does not hold when
-    any does not, else inconclusive."""
-    outcomes = list(outcomes)
-    if all(o == HOLDS for o in outcomes):
-        return HOLDS
-    return FAILS if FAILS in outcomes else INCONCLUSIVE
 
 
 def fmt(x: float) -> str:

@@ -41,8 +41,8 @@ import numpy as np
 import pandas as pd
 
 from ...spec import RunSpec
-from ..base import INCONCLUSIVE, Arm, Budget, Claim, Evidence, Verdict
-from .paired_statistics import bootstrap_interval, combined, fmt, interval, ratio, side
+from ..base import INCONCLUSIVE, Arm, Budget, Claim, Evidence, Verdict, combined, side
+from .paired_statistics import bootstrap_interval, fmt, interval, ratio
 from .run_tables import TUNE_SEED_OFFSET, failed_note, final_values
 
 __all__ = [

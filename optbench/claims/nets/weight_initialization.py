@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 
 from ...spec import RunSpec
-from ..base import FAILS, HOLDS, INCONCLUSIVE, Arm, Budget, Claim, Evidence, Verdict
-from .paired_statistics import bootstrap_interval, combined, fmt, ratio, side
+from ..base import FAILS, HOLDS, INCONCLUSIVE, Arm, Budget, Claim, Evidence, Verdict, combined, side
+from .paired_statistics import bootstrap_interval, fmt, ratio
 from .run_tables import failed_note, final_values
 
 __all__ = [
