@@ -267,6 +267,20 @@ def _claim_rows(results) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+def _tally(results) -> str:
+    """``"12 holds, 1 does not hold, 0 inconclusive"`` over the claims; the checks (properties
+    verified, not evidence) are counted apart: ``"; checks: 2 of 2 hold"``."""
+    from .claims import OUTCOMES
+
+    claims = [r for r in results if r.claim.kind != "check"]
+    checks = [r for r in results if r.claim.kind == "check"]
+    text = ", ".join(f"{sum(r.outcome == o for r in claims)} {o}" for o in OUTCOMES)
+    if checks:
+        held = sum(r.outcome == OUTCOMES[0] for r in checks)
+        text += f"; checks: {held} of {len(checks)} hold"
+    return text
+
+
 def _verdict_table(rows: list[tuple[str, str, str, str]]) -> str:
     """``  #  claim  verdict  summary`` with the summary wrapped under its column."""
     import textwrap
@@ -286,7 +300,7 @@ def _verdict_table(rows: list[tuple[str, str, str, str]]) -> str:
 
 def cmd_claims(args: argparse.Namespace) -> int:
     """``optbench claims``: list the claims, or run them and print their verdicts."""
-    from .claims import OUTCOMES, Budget
+    from .claims import Budget
     from .claims.execute import DEFAULT_RESULTS, run_claims, select, verdicts_path
     from .study import import_plugins
 
@@ -312,8 +326,7 @@ def cmd_claims(args: argparse.Namespace) -> int:
                          jobs=args.jobs, executor=args.executor, scheduler=args.scheduler,
                          progress=progress, plugins=tuple(args.plugin))
     sys.stdout.write(_verdict_table(_claim_rows(results)) + "\n")
-    counts = ", ".join(f"{sum(r.outcome == o for r in results)} {o}" for o in OUTCOMES)
-    sys.stdout.write(f"\n{counts}\nresults:  {out_dir}\nverdicts: {verdicts_path(out_dir)}\n")
+    sys.stdout.write(f"\n{_tally(results)}\nresults:  {out_dir}\nverdicts: {verdicts_path(out_dir)}\n")
     if args.report:
         from reports import build_report
 

@@ -144,3 +144,18 @@ def test_claims_on_an_existing_dask_cluster_match_serial(registry, tmp_path, cap
         return [(e["key"], e["outcome"], e["summary"], e["numbers"], e["runs"]) for e in document["claims"]]
 
     assert verdicts("dask") == verdicts("serial")
+
+
+def test_tally_counts_claims_and_checks_apart():
+    """The checks are properties verified: never counted as holding claims."""
+    from types import SimpleNamespace
+
+    from optbench.cli import _tally
+
+    def result(outcome, kind="claim"):
+        return SimpleNamespace(outcome=outcome, claim=SimpleNamespace(kind=kind))
+
+    results = [result("holds"), result("does not hold"), result("holds", "check"),
+               result("inconclusive", "check")]
+    assert _tally(results) == "1 holds, 1 does not hold, 0 inconclusive; checks: 1 of 2 hold"
+    assert _tally(results[:2]) == "1 holds, 1 does not hold, 0 inconclusive"

@@ -65,7 +65,7 @@ from .run_tables import gap_at, loso_select, n_errors, run_values, seeded_arm
 __all__ = ["BUDGETS", "CLAIM", "CONVERGED_FACTOR", "DEFAULT_LRS", "DEFAULT_PROBLEMS", "GOOD_FACTOR",
            "GOOD_FRACTION", "QUICK_TUNED", "TUNED_METHODS", "TUNE_GRID", "base_steps", "budget_gaps",
            "budget_label", "checkpoints", "criterion", "judge_budgets", "per_budget", "recorded_steps",
-           "tuned_methods"]
+           "setting_name", "tuned_methods"]
 
 #: (name, family, parameters, base steps full, base steps quick) of claim 7's problems.
 DEFAULT_PROBLEMS = (
@@ -112,6 +112,12 @@ def recorded_steps(base: int) -> list[int]:
     logs = {round(10 ** (j / RECORD_PER_DECADE))
             for j in range(int(RECORD_PER_DECADE * math.log10(last)) + 1)}
     return sorted({s for s in logs if s <= last} | set(checkpoints(base)))
+
+
+def setting_name(m: int) -> str:
+    """Budget ``m`` as a setting of the verdict's map, ``"10x steps"``: the same at every
+    size (the steps behind it differ: :func:`budget_label`)."""
+    return f"{m}x steps"
 
 
 def budget_label(m: int, budget: Budget) -> str:
@@ -291,7 +297,7 @@ def criterion(evidence: Evidence) -> Verdict:
     numbers: dict[str, float] = {"error_runs": n_errors(first.rename(columns={"gap": "value"}))}
     judged = judge_budgets(per_budget(table, tuned_methods(evidence.budget)), numbers)
     labels = {j["budget"]: budget_label(j["budget"], evidence.budget) for j in judged}
-    by_setting = {labels[j["budget"]]: j["outcome"] for j in judged}
+    by_setting = {setting_name(j["budget"]): j["outcome"] for j in judged}
     outcome = _overall(judged)
     decisive = [f"{j['budget']}x" for j in judged if j["decisive"]]
     numbers["decisive_budgets"] = len(decisive)
