@@ -11,9 +11,9 @@ the statistics that decide it, imported from the claim's module:
   the 10x line;
 - step decay: the loss curves of the best constant rate, of step decay and of the
   same run without the cuts, and the per-seed ratios that decide the claim;
-- Newton and L-BFGS: Newton's gradient norm per iteration, and the gap against
-  gradient calls of L-BFGS and the tuned first-order method, in full batch and on
-  minibatches.
+- Newton and L-BFGS: Newton's gradient norm per iteration, the gap against gradient
+  calls of L-BFGS and tuned GD in full batch, and per minibatch size the ratio of
+  minibatch L-BFGS's gap to tuned SGD's (per seed, and the median with its interval).
 
 The statistics a panel states go in its title, and the legends go below the panels
 (:func:`reports.style.facets`), so that no text covers a curve; every text reads at
@@ -366,6 +366,35 @@ def _gap_panel(ax: Any, trace: pd.DataFrame, arms: list[tuple[str, str]], limit:
     _legend_below(ax, handles, [label for _, label in arms] + [f"budget: {limit} calls"])
 
 
+def _batch_ratio_panel(ax: Any, table: pd.DataFrame, numbers: dict[str, float],
+                       by_setting: dict[str, str]) -> None:
+    """Per batch size: every seed's ratio minibatch L-BFGS / tuned SGD (dots), their
+    median with its 95% interval, the outcome under the tick, and the line at 1."""
+    batches = list(second.LBFGS_BATCHES)
+    shown: list[float] = [1.0]
+    for j, batch in enumerate(batches):
+        vals = table["ratio"].to_numpy(dtype=float)[table["batch"].to_numpy() == batch]
+        vals = vals[np.isfinite(vals) & (vals > 0)]
+        ax.scatter(j + _jitter(j, vals.size, 0.12), vals, s=12, color=BLUE, alpha=0.6)
+        shown.extend(vals)
+        key = f"minibatch_{batch}_ratio"
+        med, low, high = (numbers.get(f"{key}_{p}", math.nan) for p in ("median", "low", "high"))
+        if math.isfinite(med) and med > 0:
+            ax.errorbar(j + 0.3, med, yerr=[[max(0.0, med - low)], [max(0.0, high - med)]], fmt="o",
+                        color=ORANGE, capsize=4, zorder=3)
+            shown.extend(v for v in (med, low, high) if math.isfinite(v) and v > 0)
+    ax.axhline(1.0, color="0.4", linestyle="--", linewidth=1)
+    ax.set_xticks(range(len(batches)),
+                  [f"{b}\n{by_setting.get(second.setting_name(b), '?')}" for b in batches])
+    ax.set_xlim(-0.5, len(batches) - 0.3)
+    _log(ax, shown)
+    ax.set_xlabel("batch size (rows of 569)")
+    ax.set_ylabel("gap minibatch L-BFGS / tuned SGD")
+    handles = [Line2D([], [], color=BLUE, marker="o", linestyle="", alpha=0.6),
+               Line2D([], [], color=ORANGE, marker="o"), Line2D([], [], color="0.4", linestyle="--")]
+    _legend_below(ax, handles, ["ratio of a seed", "median, 95% interval", "1: as good as tuned SGD"])
+
+
 def _newton_title(numbers: dict[str, float]) -> list[str]:
     problems = [pname for pname, *_ in second.NEWTON_PROBLEMS]
     return ["Newton, no learning rate: iterations",
@@ -373,29 +402,30 @@ def _newton_title(numbers: dict[str, float]) -> list[str]:
 
 
 def second_order_figure(evidence: Evidence) -> Figure:
-    """Left: Newton's gradient norm per iteration (dotted: the tolerance); middle and
-    right: the gap against gradient calls of L-BFGS and of the tuned first-order
-    method, in full batch and on minibatches (dotted: the budget)."""
+    """Left: Newton's gradient norm per iteration (dotted: the tolerance); middle: the
+    gap against gradient calls of full-batch L-BFGS and tuned GD (dotted: the budget);
+    right: per batch size, the ratio of minibatch L-BFGS's gap to tuned SGD's at the
+    budget, per seed and its median with a 95% interval, each size's outcome under it."""
     verdict = second.criterion(evidence)
     tables = second.second_order_tables(evidence)
     pairs, limit = tables["pairs"], tables["limit"]
     n = dict(verdict.numbers)
     titles = [_newton_title(n),
               ["full batch: gap L-BFGS / tuned GD", _interval(n, "full_ratio")],
-              [f"minibatch {second.LBFGS_BATCH}: gap L-BFGS / tuned SGD", _interval(n, "minibatch_ratio")]]
-    gd, sgd, slb = _mode(pairs, "gd_lr"), _mode(pairs, "sgd_lr"), _mode(pairs, "lbfgs_minibatch_lr")
+              [f"minibatch: gap L-BFGS / tuned SGD at {limit} gradient calls",
+               "median [95% interval] per batch size"]]
+    gd = _mode(pairs, "gd_lr")
     legend_height = legend_size(["x"] * 3, 1, size=TEXT_PT)[1]
     with theme():
         fig, (ax_newton, ax_full, ax_mini) = _panels(
-            titles, panel=(3.4, 3.0), wspace=0.8, bottom=_BELOW_AXES + legend_height + 0.12)
+            titles, panel=(3.4, 3.0), wspace=0.8, bottom=_BELOW_AXES + legend_height + 0.3)
         trace = evidence.trace
         _newton_panel(ax_newton, trace)
         _gap_panel(ax_full, trace, [("lbfgs/full", "L-BFGS (scipy)"),
                                     (f"gd/full/{gd:g}", f"GD lr={gd:g} (tuned)")], limit)
-        _gap_panel(ax_mini, trace, [(f"lbfgs_stochastic/minibatch/{slb:g}", f"L-BFGS lr={slb:g} (tuned)"),
-                                    (f"sgd/minibatch/{sgd:g}", f"SGD lr={sgd:g} (tuned)")], limit)
+        _batch_ratio_panel(ax_mini, tables["minibatch"], n, dict(verdict.by_setting))
         suptitle(fig, _title(9, "Newton converges in few iterations without a learning rate; L-BFGS works "
-                             "in full batch, poorly with minibatches", verdict))
+                             "in full batch, poorly with minibatches (per batch size)", verdict))
     return fig
 
 
