@@ -256,15 +256,10 @@ def _tune_suite(suite, out: Path, args: argparse.Namespace):
 def _claim_rows(results) -> list[tuple[str, str, str, str]]:
     """``(#, key, verdict, summary)`` per claim: a check's verdict says so, and the
     summary starts with the verdict's map over its deciding setting, where it has one."""
-    from .claims import map_text
+    from .claims import verdict_text
 
-    rows = []
-    for r in results:
-        verdict = r.outcome + (" (check)" if r.claim.kind == "check" else "")
-        swept = map_text(r.verdict.by_setting)
-        rows.append((str(r.claim.number or "-"), r.key, verdict,
-                     (f"By setting: {swept}. " if swept else "") + r.verdict.summary))
-    return rows
+    return [(str(r.claim.number or "-"), r.key, r.outcome + (" (check)" if r.claim.kind == "check" else ""),
+             verdict_text(r.verdict.by_setting, r.verdict.summary)) for r in results]
 
 
 def _tally(results) -> str:

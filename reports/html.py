@@ -46,7 +46,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from optbench import store
-from optbench.claims import FAILS, HOLDS, INCONCLUSIVE, map_text
+from optbench.claims import FAILS, HOLDS, INCONCLUSIVE, verdict_text
 
 from . import blocks, family_sections, overview
 from . import claims as claim_pages
@@ -142,8 +142,7 @@ def _badge(outcome: Any) -> dict[str, Any]:
 def _measured(entry: dict[str, Any]) -> str:
     """The verdict's summary, after its map over the deciding setting where it has one."""
     by_setting = entry.get("by_setting")
-    swept = map_text(by_setting) if isinstance(by_setting, dict) else ""
-    return (f"By setting: {swept}. " if swept else "") + str(entry.get("summary", ""))
+    return verdict_text(by_setting if isinstance(by_setting, dict) else {}, str(entry.get("summary", "")))
 
 
 def _claim_row(entry: dict[str, Any], ident: str) -> list[Any]:

@@ -364,3 +364,12 @@ def test_side_and_combined_are_the_outcome_rules():
     assert combined([HOLDS, INCONCLUSIVE]) == INCONCLUSIVE
     assert combined([INCONCLUSIVE, FAILS, HOLDS]) == FAILS
     assert combined([]) == INCONCLUSIVE  # no setting measured is no evidence
+
+
+def test_verdict_text_puts_the_map_before_the_summary():
+    """The CLI's and the report's tables print a verdict through this one function."""
+    from optbench.claims import verdict_text
+
+    assert verdict_text({}, "ratio 2.") == "ratio 2."
+    assert verdict_text({"a": HOLDS, "b": FAILS, "c": HOLDS}, "ratio 2.") == (
+        "By setting: holds at a, c; does not hold at b. ratio 2.")

@@ -16,11 +16,11 @@ from __future__ import annotations
 import importlib
 
 from .base import (FAILS, HOLDS, INCONCLUSIVE, KINDS, OUTCOMES, Arm, Budget, Claim, Evidence,
-                   Verdict, map_text)
+                   Verdict, map_text, verdict_text)
 
 __all__ = [
     "Arm", "Budget", "Claim", "Evidence", "FAILS", "HOLDS", "INCONCLUSIVE", "KINDS", "OUTCOMES",
-    "Verdict", "get", "map_text", "names", "register", "unregister",
+    "Verdict", "get", "map_text", "names", "register", "unregister", "verdict_text",
 ]
 
 #: Modules (in this package) that hold the built-in claims, each a list ``CLAIMS``.

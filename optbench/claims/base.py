@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # matplotlib is imported by figures only
 
 __all__ = [
     "Arm", "Budget", "Claim", "Evidence", "FAILS", "HOLDS", "INCONCLUSIVE", "KINDS", "OUTCOMES",
-    "Verdict", "combined", "map_text", "side",
+    "Verdict", "combined", "map_text", "side", "verdict_text",
 ]
 
 HOLDS = "holds"
@@ -163,6 +163,13 @@ def map_text(by_setting: Mapping[str, str]) -> str:
     for setting, outcome in by_setting.items():
         groups.setdefault(str(outcome), []).append(str(setting))
     return "; ".join(f"{outcome} at {', '.join(settings)}" for outcome, settings in groups.items())
+
+
+def verdict_text(by_setting: Mapping[str, str], summary: str) -> str:
+    """A verdict as the tables print it: ``"By setting: <map_text>. <summary>"``, or the
+    summary alone when the verdict has no map."""
+    swept = map_text(by_setting)
+    return (f"By setting: {swept}. " if swept else "") + summary
 
 
 @dataclass

@@ -138,14 +138,12 @@ def _at_budget(table: pd.DataFrame, budget: Budget, steps: int, rng: np.random.G
     return numbers
 
 
-def rmsprop_floor(evidence: Evidence, lr: float) -> dict[str, float]:
-    """RMSProp's floor at ``lr`` on the evaluation seeds: the median loss at the longest
-    budget ``T`` and the median decades gained since the budget before it ``T'``,
-    ``log10(loss(T') / loss(T))``."""
-    before, end = BUDGETS[-2], BUDGETS[-1]
+def rmsprop_floor(losses: dict[int, pd.DataFrame], lr: float) -> dict[str, float]:
+    """RMSProp's floor at ``lr`` on the evaluation seeds, from the :func:`loss_at` tables
+    ``losses`` of every budget: the median loss at the longest budget ``T`` and the median
+    decades gained since the budget before it ``T'``, ``log10(loss(T') / loss(T))``."""
     arm = f"eval/rmsprop/lr={lr:g}"
-    last = by_seed(per_run(evidence, loss_at(end)), arm).dropna()
-    mid = by_seed(per_run(evidence, loss_at(before)), arm).dropna()
+    mid, last = (by_seed(losses[b], arm).dropna() for b in BUDGETS[-2:])
     seeds = sorted(set(last.index) & set(mid.index))
     gained = [math.log10(mid[s] / last[s]) for s in seeds if 0 < last[s] < math.inf and mid[s] > 0]
     return {"rmsprop_floor": float(np.median(last)) if len(last) else math.nan,
@@ -157,11 +155,12 @@ def tuned_runs(evidence: Evidence) -> dict[str, float]:
     (and ``_at_grid_edge``), ``ratio_B`` with ``_low``/``_high`` and the medians
     ``loss_<name>_B``; RMSProp's floor at its rate for the longest budget."""
     rng = bootstrap_rng(NUMBER)
+    losses = {steps: per_run(evidence, loss_at(steps)) for steps in BUDGETS}
     numbers: dict[str, float] = {}
     for steps in BUDGETS:
-        numbers.update(_at_budget(per_run(evidence, loss_at(steps)), evidence.budget, steps, rng))
+        numbers.update(_at_budget(losses[steps], evidence.budget, steps, rng))
     lr = numbers.get(f"lr_rmsprop_{max(BUDGETS)}", math.nan)
-    numbers.update(rmsprop_floor(evidence, lr) if not math.isnan(lr) else
+    numbers.update(rmsprop_floor(losses, lr) if not math.isnan(lr) else
                    {"rmsprop_floor": math.nan, "rmsprop_floor_decades": math.nan})
     return numbers
 

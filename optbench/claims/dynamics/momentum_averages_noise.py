@@ -30,7 +30,7 @@ Verdict (:func:`criterion`, on :func:`smoothness`): per seed and setting the dif
 ``cos_momentum - cos_SGD``, its median with a 95% bootstrap interval.  A setting holds if
 the interval lies above :data:`MARGIN`, does not hold if below it, is inconclusive
 otherwise (``by_setting``); the claim holds if every setting holds, does not hold if any
-does not (:func:`~.paired_statistics.combined`).
+does not (:func:`~optbench.claims.base.combined`).
 """
 
 from __future__ import annotations

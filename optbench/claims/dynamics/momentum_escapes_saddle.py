@@ -30,7 +30,7 @@ first step with ``|y| >=`` :data:`ESCAPE` (:func:`escape_step`, ``+inf`` if neve
 seed and setting the ratio ``t_GD / t_momentum``, its median with a 95% bootstrap
 interval.  A setting holds if its interval lies above 1, does not hold if below 1, is
 inconclusive otherwise (``by_setting``); the claim, unconditional, holds only if every
-setting holds and does not hold if any does not (:func:`~.paired_statistics.combined`).
+setting holds and does not hold if any does not (:func:`~optbench.claims.base.combined`).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ Verdict (:func:`criterion`, on :func:`nesterov_ratios`): per seed and setting th
 target), its median with a 95% bootstrap interval.  A setting holds if its interval
 lies below ``1 +`` :data:`MARGIN`, does not hold if above, is inconclusive otherwise
 (``by_setting``); the claim holds if every setting holds, does not hold if any does not
-(:func:`~.paired_statistics.combined`).  The summary names the settings where Nesterov
+(:func:`~optbench.claims.base.combined`).  The summary names the settings where Nesterov
 needs more steps than momentum (a median above 1) although within the margin.
 """
 
