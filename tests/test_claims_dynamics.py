@@ -188,12 +188,23 @@ def test_claim1_holds_when_gd_grows_like_kappa():
     assert v.numbers["exponent_sgd"] == pytest.approx(1.0, abs=0.01)
     assert v.numbers["exponent_momentum"] == pytest.approx(0.5, abs=0.02)
     assert v.numbers["ratio_k10000"] == pytest.approx(100.0, rel=0.02)
+    # the map: "far fewer" (ratio sqrt(kappa) above 2) from kappa 10 on, not at kappa 2 (1.41)
+    assert v.by_setting == {"kappa 2": FAILS, **dict.fromkeys(
+        [momentum_ill_conditioned.setting_name(k) for k in momentum_ill_conditioned.KAPPAS[1:]], HOLDS)}
+
+
+def test_claim1_map_is_inconclusive_where_the_interval_contains_far_fewer():
+    # ratio 2 at every kappa (both counts share the jitter): each interval touches FAR_FEWER
+    v = CLAIMS[1].criterion(_claim1(lambda k: 2 * k, lambda k: k))
+    assert set(v.by_setting.values()) == {INCONCLUSIVE}
+    assert list(v.by_setting) == [f"kappa {k:g}" for k in momentum_ill_conditioned.KAPPAS]
 
 
 def test_claim1_fails_when_momentum_is_slower():
     v = CLAIMS[1].criterion(_claim1(lambda k: 2 * math.sqrt(k), lambda k: 4 * math.sqrt(k)))
     assert v.outcome == FAILS
     assert v.numbers["ratio_k10000_high"] < 1.0
+    assert set(v.by_setting.values()) == {FAILS}
 
 
 def test_claim1_fails_when_gd_grows_more_slowly_even_if_ahead():
@@ -594,8 +605,10 @@ def test_figure_without_runs(number):
 
 #: The verdicts measured with the quick budget (both seed sets).
 MEASURED = {1: HOLDS, 2: FAILS, 3: HOLDS, 4: HOLDS, 5: HOLDS}
-#: Their maps by setting (claim 1 sweeps kappa but decides on the growth exponents).
+#: Their maps by setting (claim 1 maps "far fewer" over kappa but decides at the largest
+#: kappa and on the growth exponents: GD / momentum 1.2-1.4 at kappa 2, 2.1-2.4 at 10).
 MEASURED_MAP = {
+    1: {"kappa 2": FAILS, "kappa 10": HOLDS, "kappa 100": HOLDS, "kappa 1000": HOLDS, "kappa 10000": HOLDS},
     2: {**dict.fromkeys(SADDLE[:2], HOLDS), **dict.fromkeys(SADDLE[2:], FAILS)},
     3: dict.fromkeys(NOISE_SETTINGS, HOLDS),
     4: dict.fromkeys(NESTEROV_SETTINGS, HOLDS),

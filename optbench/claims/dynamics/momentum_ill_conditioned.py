@@ -15,7 +15,10 @@ its median with a 95% bootstrap interval; and the growth exponents, the slopes o
 resampling seeds.  Holds if at the largest kappa the ratio's interval lies above
 :data:`FAR_FEWER` and the exponent difference's above 0; does not hold if the ratio's
 interval at the largest kappa lies below 1 or the exponent difference's below 0;
-inconclusive otherwise.
+inconclusive otherwise.  ``by_setting`` maps each kappa to whether momentum needs "far
+fewer" steps there (:func:`~optbench.claims.base.side` of the ratio's interval against
+:data:`FAR_FEWER`): it shows from which condition number on the first half of the claim
+holds, while the verdict is decided at the largest kappa and by the exponents.
 """
 
 from __future__ import annotations
@@ -26,18 +29,18 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from ..base import INCONCLUSIVE, Arm, Budget, Claim, Evidence, Verdict
+from ..base import INCONCLUSIVE, Arm, Budget, Claim, Evidence, Verdict, side
 from .paired_statistics import (LEVEL, N_BOOT, bootstrap_rng, ci_of, ci_text, fmt, median_ci, paired,
                                 verdict_from_sides)
 from .run_tables import by_seed, expected_runs, per_run, problem_notes, spec, status_counts, steps_to_subopt
 
 __all__ = [
     "CLAIM", "DIM", "FAR_FEWER", "KAPPAS", "NUMBER", "TARGET", "arms", "criterion", "heavy_ball_params",
-    "steps_to_target",
+    "setting_name", "steps_to_target",
 ]
 
 NUMBER = 1
-KAPPAS = (10.0, 100.0, 1000.0, 10000.0)
+KAPPAS = (2.0, 10.0, 100.0, 1000.0, 10000.0)
 DIM = 20
 TARGET = 1e-6
 #: "Far fewer": the median ratio of steps must exceed this.
@@ -45,6 +48,11 @@ FAR_FEWER = 2.0
 
 
 # --------------------------------------------------------------------------- arms
+
+
+def setting_name(kappa: float) -> str:
+    """The key of ``kappa`` in the verdict's ``by_setting``: ``"kappa 1000"``."""
+    return f"kappa {kappa:g}"
 
 
 def _gd_rate(kappa: float) -> float:
@@ -218,7 +226,9 @@ def criterion(evidence: Evidence) -> Verdict:
         [low > FAR_FEWER, d_low > 0.0],
         [high < 1.0, d_high < 0.0],
     )
-    return Verdict(outcome, _summary(evidence, stats), numbers)
+    by_kappa = {setting_name(k): side(numbers[f"ratio_k{k:g}_low"], numbers[f"ratio_k{k:g}_high"],
+                                      FAR_FEWER, "above") for k in kappas}
+    return Verdict(outcome, _summary(evidence, stats), numbers, by_setting=by_kappa)
 
 
 CLAIM = Claim(
@@ -251,7 +261,9 @@ CLAIM = Claim(
         "exponent difference's interval lies above 0 (GD's count grows faster); does not hold if the "
         "ratio's interval at the largest kappa lies below 1 or the exponent difference's interval "
         "lies below 0; inconclusive otherwise.  A run that never reached the target counts as +inf "
-        "steps."
+        f"steps.  Over kappa: at each kappa 'far fewer' holds if the ratio's interval lies above "
+        f"{FAR_FEWER:g}, does not hold if it lies below, and is inconclusive otherwise (the map; the "
+        "verdict is decided at the largest kappa and by the exponents as above)."
     ),
     arms=arms,
     criterion=criterion,
