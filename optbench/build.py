@@ -8,13 +8,15 @@ from typing import Any, cast
 
 import problems
 import optimizers
+from optimizers.validation import check_int
 
 from .runner import RunResult, run
 from .spec import RunSpec
 
 #: Optimizer-table keys handled by the harness rather than by the optimizer itself.
-#: ``average`` wraps the optimizer in Polyak averaging with that decay.
-HARNESS_OPTIMIZER_KEYS = ("average",)
+#: ``average`` wraps the optimizer in Polyak averaging with that decay, started after
+#: ``average_start`` steps (default 0: from x0).
+HARNESS_OPTIMIZER_KEYS = ("average", "average_start")
 
 _PROBLEM_CACHE: "OrderedDict[str, Any]" = OrderedDict()
 _PROBLEM_CACHE_SIZE = 16
@@ -43,10 +45,18 @@ def build_optimizer(name: str, params: dict[str, Any]) -> Any:
     """``optimizers.get(name, **params)`` with schedules and averaging resolved.
 
     An ``lr`` given as a table (``{schedule = "step", lr = 0.1, ...}``) becomes a
-    schedule; ``average = 0.995`` wraps the optimizer in Polyak averaging.
+    schedule; ``average = 0.995`` wraps the optimizer in Polyak averaging, which
+    ``average_start = B`` starts after a burn-in of ``B`` steps
+    (:class:`optimizers.Averaged`).
     """
     params = dict(params)
     average = params.pop("average", None)
+    start = params.pop("average_start", None)
+    if start is not None:
+        if average is None:
+            raise ValueError(f"{name}: average_start (the Polyak average's burn-in) needs "
+                             "average (its decay)")
+        start = check_int(name, "average_start", start, 0)
     if isinstance(params.get("lr"), dict):
         params["lr"] = optimizers.schedules.from_spec(params["lr"])
     opt = optimizers.get(name, **params)
@@ -58,7 +68,8 @@ def build_optimizer(name: str, params: dict[str, Any]) -> Any:
             )
         # a step() that is not an Optimizer's is refused by Averaged itself
         # (HyperparameterTypeError), so this cast only defers that check to it
-        opt = optimizers.Averaged(cast("optimizers.Optimizer[Any]", opt), decay=average)
+        opt = optimizers.Averaged(cast("optimizers.Optimizer[Any]", opt), decay=average,
+                                  start=0 if start is None else start)
     return opt
 
 

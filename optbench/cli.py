@@ -95,7 +95,8 @@ def cmd_list(args: argparse.Namespace) -> int:
             line = _first_line(factory)
             if line:
                 out.write(f"      {line}\n")
-    out.write("  (every optimizer table in a suite also takes average = DECAY: Polyak averaging)\n")
+    out.write("  (every optimizer table in a suite also takes average = DECAY: Polyak averaging,\n"
+              "   and average_start = STEPS: its burn-in, the steps before it starts)\n")
     out.write(_bridged_names_help())
     out.write("schedules (lr = {schedule = NAME, ...}):\n")
     for name in optimizers.schedules.names():
@@ -402,13 +403,18 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
                       "activation": args.activation, "init": args.init,
                       "batch_size": args.batch_size, **dict(args.problem_param)}
     optimizer_params = {"lr": args.lr, **dict(args.optimizer_param)}
+    if args.steps % args.cycles:
+        raise UsageError(f"--steps ({args.steps}) must be a multiple of --cycles ({args.cycles})")
+    if args.average_start is not None and args.average_start >= args.steps:
+        raise UsageError(f"--average-start must be less than --steps ({args.steps}), "
+                         f"got {args.average_start}")
     validate_params("problems", "mlp", problem_params)
     validate_params("optimizers", args.optimizer, optimizer_params)
     out = Path(args.out)
     table = compare_ensembles(
         problem_params, args.optimizer, optimizer_params, steps=args.steps,
         seeds=list(range(args.members)), cycles=args.cycles, average=args.average,
-        results_dir=out,
+        average_start=args.average_start, results_dir=out,
     )
     sys.stdout.write(table.to_string(index=False, float_format=lambda v: f"{v:.4f}") + "\n")
     sys.stdout.write(f"\nmember runs and the table (ensembles/): {out}\n")
@@ -450,6 +456,17 @@ def _positive(kind):
             raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
         return value
     return parse
+
+
+def _step_count(text: str) -> int:
+    """A number of steps: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {value}")
+    return value
 
 
 def _jobs(text: str) -> int:
@@ -605,6 +622,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cycles", type=_positive(int), default=5,
                    help="warm-restart cycles and snapshots (default 5; divides --steps)")
     p.add_argument("--average", type=float, default=0.995, help="Polyak decay (default 0.995)")
+    p.add_argument("--average-start", type=_step_count, default=None, metavar="STEPS",
+                   help="the Polyak average's burn-in: it starts from the iterate after STEPS "
+                   "steps (default half of --steps; 0 starts at the initial point)")
     p.add_argument("--out", type=path_text, metavar="DIR", default="results/ensembles",
                    help="results directory (default results/ensembles)")
     p.set_defaults(func=cmd_ensemble)

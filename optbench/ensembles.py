@@ -9,8 +9,9 @@ models it is built from, on the validation split of an ``mlp`` problem:
   cycles; the iterate at the end of each cycle is a snapshot, and the snapshots'
   probabilities are averaged;
 - **Polyak averaging**: one run of the same optimizer wrapped in an exponential
-  moving average of its weights (``average`` decay); the averaged weights are
-  evaluated as one model.
+  moving average of its weights (``average`` decay), started after a burn-in
+  (``average_start``, by default half the run, so that the random initial net keeps
+  no weight in it); the averaged weights are evaluated as one model.
 
 Every member run is an ordinary run (a RunSpec) stored in the results directory like
 any other, so ``optbench.load`` shows their traces; the comparison itself is written
@@ -74,6 +75,7 @@ def compare_ensembles(
     seeds: list[int] | tuple[int, ...] = (0, 1, 2, 3, 4),
     cycles: int = 5,
     average: float = 0.995,
+    average_start: int | None = None,
     record_every: int = 50,
     results_dir: str | os.PathLike | None = None,
 ) -> pd.DataFrame:
@@ -96,6 +98,10 @@ def compare_ensembles(
         ``steps`` must be a multiple of it.
     average
         Decay of the Polyak average of the weights.
+    average_start
+        Its burn-in: the steps before it starts, from that step's iterate
+        (:class:`optimizers.Averaged`); ``None`` is ``steps // 2``, ``0`` starts at the
+        initial point as the lecture's loop does.
     record_every
         Trace recording interval of the member runs.
     results_dir
@@ -107,6 +113,12 @@ def compare_ensembles(
         One row per model (:data:`COLUMNS`): each single member, ``best single`` and
         ``median single``, ``independent ensemble``, each snapshot, ``snapshot
         ensemble`` and ``polyak average``.
+
+    Raises
+    ------
+    ValueError
+        For fewer than two seeds, ``cycles`` that do not divide ``steps``, a schedule
+        as ``lr``, or ``average_start`` outside ``0 .. steps - 1``.
     """
     optimizer_params = dict(optimizer_params or {"lr": 1e-3})
     seeds = [int(s) for s in seeds]
@@ -119,6 +131,10 @@ def compare_ensembles(
     lr = optimizer_params.get("lr", 1e-3)
     if not isinstance(lr, (int, float)) or isinstance(lr, bool):
         raise ValueError(f"the snapshot ensemble needs a constant starting lr, got {lr!r}")
+    start = steps // 2 if average_start is None else average_start
+    if isinstance(start, bool) or not isinstance(start, int) or not 0 <= start < steps:
+        raise ValueError(f"average_start must be an integer from 0 to steps - 1 = {steps - 1}, "
+                         f"got {average_start!r}")
     problem = build_problem("mlp", problem_params)
 
     def spec(params: dict[str, Any], seed: int) -> RunSpec:
@@ -162,19 +178,20 @@ def compare_ensembles(
     rows.append({"model": "snapshot ensemble", "kind": "ensemble", "members": len(snap_probs),
                  "val_acc": acc, "val_loss": loss})
 
-    avg_spec = spec({**optimizer_params, "average": average}, seeds[0])
+    averaging = {"average": average, **({"average_start": start} if start else {})}
+    avg_spec = spec({**optimizer_params, **averaging}, seeds[0])
     result = _execute(avg_spec)
     _store(results_dir, avg_spec, result)
     acc, loss = _score(problem, problem.predict_proba(result.x_avg, "val"))
-    rows.append({"model": f"polyak average decay={average:g}", "kind": "average", "members": 1,
-                 "val_acc": acc, "val_loss": loss})
+    rows.append({"model": f"polyak average decay={average:g} from step {start}", "kind": "average",
+                 "members": 1, "val_acc": acc, "val_loss": loss})
 
     table = pd.DataFrame(rows, columns=COLUMNS)
     if results_dir is not None:
         _store_table(results_dir, table, {
             "problem_params": problem_params, "optimizer": optimizer,
             "optimizer_params": optimizer_params, "steps": steps, "seeds": seeds,
-            "cycles": cycles, "average": average, "record_every": record_every,
+            "cycles": cycles, "average": average, "average_start": start, "record_every": record_every,
         })
     return table
 

@@ -5,7 +5,10 @@ After every step of the wrapped optimizer,
     x_avg = decay * x_avg + (1 - decay) * x,        x_avg = x0 at the start,
 
 the lecture's ``x_test = 0.995*x_test + 0.005*x``, kept in ``x0``'s dtype (float64
-for an integer ``x0``).  The averaged point does not
+for an integer ``x0``).  Started at ``x0``, the average keeps the weight ``decay**t``
+on the initial point after ``t`` steps (0.05 after 600 steps at 0.995); a burn-in,
+``start = B``, makes it follow the iterate for the first ``B`` steps and average from
+``x_B`` on, so nothing of the early path is left in it.  The averaged point does not
 feed back into the run: the iterates are exactly the inner optimizer's, and the
 average is read with ``opt.average(state)`` (the harness records its loss as
 ``avg_loss``).  The inner optimizer's step follows the kernel policy of
@@ -39,7 +42,7 @@ import numpy as np
 
 from . import kernels
 from .base import Optimizer, State
-from .validation import HyperparameterTypeError, check_real, reject_unknown_hyperparams
+from .validation import HyperparameterTypeError, check_int, check_real, reject_unknown_hyperparams
 
 __all__ = ["Averaged", "AveragedState"]
 
@@ -56,11 +59,14 @@ class AveragedState(State):
 class Averaged(Optimizer[AveragedState]):
     r"""Wrap ``inner`` so that its run also keeps a Polyak (exponential) average.
 
-    .. math::  \bar x_0 = x_0, \qquad \bar x_{t+1} = d\, \bar x_t + (1 - d)\, x_{t+1}
+    .. math::  \bar x_t = x_t \ (t \le B), \qquad \bar x_{t+1} = d\, \bar x_t + (1 - d)\, x_{t+1}
+               \ (t \ge B)
 
-    The wrapper is an optimizer with the inner one's ``name``, ``needs``, ``lr_at``
-    and iterates; its ``hyperparams`` are the inner ones plus ``average`` (the decay
-    :math:`d`).  ``decay = 0`` makes the average the current iterate.
+    with the burn-in :math:`B` = ``start`` (0: the average starts at :math:`x_0`, the
+    lecture's loop).  The wrapper is an optimizer with the inner one's ``name``,
+    ``needs``, ``lr_at`` and iterates; its ``hyperparams`` are the inner ones plus
+    ``average`` (the decay :math:`d`) and, for a burn-in, ``average_start``.
+    ``decay = 0`` makes the average the current iterate.
 
     Parameters
     ----------
@@ -68,12 +74,15 @@ class Averaged(Optimizer[AveragedState]):
         A stepwise optimizer.
     decay : float, default 0.995
         The decay :math:`d` of the average, in [0, 1).
+    start : int, default 0
+        The burn-in :math:`B >= 0`: the steps after which the average starts, from
+        that step's iterate.
     """
 
     name = "averaged"
 
     @reject_unknown_hyperparams
-    def __init__(self, inner: Optimizer[Any], decay: float = 0.995) -> None:
+    def __init__(self, inner: Optimizer[Any], decay: float = 0.995, start: int = 0) -> None:
         if not isinstance(inner, Optimizer):
             raise HyperparameterTypeError(
                 f"averaged: inner must be a stepwise Optimizer, got {inner!r}"
@@ -82,9 +91,12 @@ class Averaged(Optimizer[AveragedState]):
             raise ValueError(f"averaged: {inner!r} is already averaged")
         self.inner = inner
         self.decay = check_real("averaged", "decay", decay, 0.0, 1.0)
+        self.start = check_int("averaged", "start", start, 0)
         self.name = inner.name
         self.needs = inner.needs
         self.hyperparams = {**inner.hyperparams, "average": self.decay}
+        if self.start:
+            self.hyperparams["average_start"] = self.start
 
     def init(self, x0: np.ndarray) -> AveragedState:
         return AveragedState(inner=self.inner.init(x0),
@@ -107,9 +119,12 @@ class Averaged(Optimizer[AveragedState]):
     def step(self, x: np.ndarray, oracle: Any, state: AveragedState) -> np.ndarray:
         x = self.inner.step(x, oracle, state.inner)
         x_avg = state.x_avg
-        x_avg *= self.decay
-        x_avg += (1 - self.decay) * x    # x_avg = decay * x_avg + (1 - decay) * x
         state.t += 1
+        if state.t <= self.start:        # burn-in: the average is the iterate
+            x_avg[...] = x
+        else:
+            x_avg *= self.decay
+            x_avg += (1 - self.decay) * x    # x_avg = decay * x_avg + (1 - decay) * x
         return x
 
     def average(self, state: AveragedState) -> np.ndarray:

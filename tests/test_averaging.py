@@ -7,6 +7,7 @@ import pytest
 
 import optimizers
 from optimizers import Averaged
+from optimizers.validation import HyperparameterTypeError
 
 
 class Quadratic:
@@ -137,3 +138,80 @@ def test_bad_inner_and_names():
         Averaged(Averaged(optimizers.get("sgd", lr=0.1)))
     with pytest.raises(ValueError, match="did you mean 'decay'"):
         Averaged(optimizers.get("sgd", lr=0.1), decy=0.9)
+
+
+# --------------------------------------------------------------------------- burn-in
+
+
+class Line:
+    """f(x) = -x: SGD with lr 1 walks x_t = x0 + t."""
+
+    def grad(self, x):
+        return -np.ones_like(x)
+
+
+def _averages(opt, steps):
+    x = np.zeros(1)
+    state = opt.init(x)
+    got = []
+    for _ in range(steps):
+        x = opt.step(x, Line(), state)
+        got.append(float(opt.average(state)[0]))
+    return got
+
+
+def test_burn_in_follows_the_iterate_then_averages_by_hand():
+    # x_t = 1, 2, 3, 4; start 2: the average is x_1, x_2, then 0.5*2 + 0.5*3 = 2.5,
+    # 0.5*2.5 + 0.5*4 = 3.25 (no weight on x0 = 0 or x_1)
+    opt = Averaged(optimizers.get("sgd", lr=1.0), decay=0.5, start=2)
+    assert _averages(opt, 4) == [1.0, 2.0, 2.5, 3.25]
+    assert opt.hyperparams == {"lr": 1.0, "average": 0.5, "average_start": 2}
+    assert repr(opt).endswith(",average=0.5,average_start=2]")
+
+
+def test_start_zero_is_the_lecture_loop_bit_for_bit():
+    plain = Averaged(optimizers.get("momentum", lr=0.1), decay=0.9)
+    zero = Averaged(optimizers.get("momentum", lr=0.1), decay=0.9, start=0)
+    assert _averages(plain, 30) == _averages(zero, 30)
+    assert "average_start" not in zero.hyperparams
+
+
+def test_burn_in_average_equals_the_moving_average_of_the_recorded_iterates():
+    """Against an independent computation: the plain run's iterates (snapshots) from step
+    B on, averaged by the formula."""
+    from optbench.build import build_optimizer, build_problem
+    from optbench.runner import run
+
+    problem = build_problem("mlp", {"dataset": "spiral", "n_samples": 90, "hidden": [8],
+                                    "batch_size": 16, "seed": 3})
+    steps, start, decay = 60, 25, 0.9
+    plain = run(problem, build_optimizer("adam", {"lr": 0.01}), steps=steps, seed=1,
+                record_every=steps, snapshots=tuple(range(start, steps + 1)))
+    averaged = run(problem, build_optimizer("adam", {"lr": 0.01, "average": decay, "average_start": start}),
+                   steps=steps, seed=1, record_every=steps)
+    want = plain.snapshots[start].copy()
+    for t in range(start + 1, steps + 1):
+        want = decay * want + (1 - decay) * plain.snapshots[t]
+    np.testing.assert_array_equal(averaged.x, plain.x)
+    np.testing.assert_allclose(averaged.x_avg, want, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("start, error", [(-1, ValueError), (1.5, HyperparameterTypeError),
+                                          (True, HyperparameterTypeError)])
+def test_bad_start(start, error):
+    with pytest.raises(error, match=r"^averaged: start must be an integer >= 0, got "):
+        Averaged(optimizers.get("sgd", lr=0.1), start=start)
+
+
+def test_average_start_needs_average():
+    from optbench.build import build_optimizer
+
+    with pytest.raises(ValueError, match="average_start .* needs average"):
+        build_optimizer("sgd", {"lr": 0.1, "average_start": 10})
+
+
+def test_a_suites_bad_average_start_is_named_by_its_key():
+    from optbench.build import build_optimizer
+
+    with pytest.raises(ValueError, match=r"^sgd: average_start must be an integer >= 0, got -1$"):
+        build_optimizer("sgd", {"lr": 0.1, "average": 0.99, "average_start": -1})

@@ -349,11 +349,16 @@ def test_ens_criterion_outcomes(gains, outcome, by_setting):
     assert ens.ens_criterion(evidence([])).outcome == INCONCLUSIVE
 
 
-def test_polyak_average_starts_after_burn_in():
-    snaps = {t: np.full(2, float(t)) for t in range(0, 6)}
-    # xbar_3 = x_3, then 0.5 * xbar + 0.5 * x for t = 4, 5: no weight on x_0..x_2
-    assert ens.polyak_average(snaps, 3, 0.5) == pytest.approx([0.25 * 3 + 0.25 * 4 + 0.5 * 5] * 2)
-    assert ens.polyak_average(snaps, 5, 0.9) == pytest.approx([5.0, 5.0])
+def test_polyak_average_is_the_single_models_own_run_after_burn_in(monkeypatch):
+    # the first member's run keeps the average from step T/2 on (tests/test_averaging.py
+    # checks Averaged's burn-in by hand and against the iterates); the others are plain
+    monkeypatch.setattr(ens, "ENS_STEPS", 8)
+    specs, real_run = [], ens._run
+    monkeypatch.setattr(ens, "_run", lambda spec, snapshots: specs.append(spec) or real_run(spec, snapshots))
+    table = ens.replicate_table(7, 2)
+    assert specs[0].optimizer_params == {"lr": ens.ENS_LR, "average": ens.ENS_AVERAGE, "average_start": 4}
+    assert specs[0].seed == 7 and specs[1].optimizer_params == {"lr": ens.ENS_LR}
+    assert (table["kind"] == "average").sum() == 1
 
 
 def test_second_half_change_from_the_arm_traces():

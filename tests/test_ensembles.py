@@ -69,3 +69,25 @@ def test_ensemble_command(tmp_path, capsys):
     assert "independent ensemble" in out and "snapshot ensemble" in out and "polyak" in out
     assert main(["ensemble", "-p", "hiden=3", "--out", str(tmp_path)]) == 2
     assert "did you mean 'hidden'" in capsys.readouterr().err
+
+
+def test_polyak_average_starts_after_half_the_steps_by_default(comparison):
+    table, out = comparison
+    polyak = table[table["kind"] == "average"]
+    assert polyak["model"].tolist() == ["polyak average decay=0.995 from step 300"]
+    data = optbench.load(out)
+    assert set(data["optimizer.average_start"].dropna()) == {300}
+
+
+def test_average_start_zero_and_a_bad_one(tmp_path, capsys):
+    spiral = {"dataset": "spiral", "n_samples": 90, "hidden": [8], "batch_size": 16}
+    table = compare_ensembles(spiral, steps=40, seeds=[0, 1], cycles=2, average_start=0)
+    assert table["model"].iloc[-1] == "polyak average decay=0.995 from step 0"
+    with pytest.raises(ValueError, match="average_start must be an integer from 0 to steps - 1 = 39"):
+        compare_ensembles(spiral, steps=40, seeds=[0, 1], cycles=2, average_start=40)
+    out = tmp_path / "never"
+    argv = ["ensemble", "--steps", "40", "--cycles", "2", "--average-start", "40", "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "optbench: error: --average-start must be less than --steps (40), got 40"
+    assert not out.exists()

@@ -17,9 +17,10 @@ trains
   ``T / C`` steps; the iterates at the ends of the cycles in the second half of
   training are the snapshots, whose probabilities are averaged;
 - the Polyak average of the single model's own iterates after a burn-in of
-  ``B = T / 2`` steps (:func:`polyak_average`): ``xbar_B = x_B``,
-  ``xbar_t = d xbar_{t-1} + (1 - d) x_t`` for ``t = B+1..T`` (the lecture's
-  ``x_test = 0.995 x_test + 0.005 x``, without the initial point's weight ``d^T``).
+  ``B = T / 2`` steps (:class:`optimizers.Averaged` with ``start = B``, the spec's
+  ``average_start``): ``xbar_B = x_B``, ``xbar_t = d xbar_{t-1} + (1 - d) x_t`` for
+  ``t = B+1..T`` (the lecture's ``x_test = 0.995 x_test + 0.005 x``, without the
+  initial point's weight ``d^T``).
 
 Verdict (:func:`ens_criterion`): per replicate the validation-accuracy gain of each
 method over its single model (:func:`ensemble_gains`); per method the mean gain with a
@@ -44,7 +45,7 @@ from .run_tables import failed_note
 __all__ = [
     "CLAIM", "ENS_AVERAGE", "ENS_CYCLES", "ENS_LR", "ENS_METHODS", "ENS_OPTIMIZER", "ENS_PROBLEM",
     "ENS_STEPS", "MEMBERS", "MEMBER_SEED_STRIDE", "METHOD_NAMES", "REPLICATES_PER_SEED",
-    "ens_arms", "ens_criterion", "ens_measure", "ensemble_gains", "gain_outcome", "polyak_average",
+    "ens_arms", "ens_criterion", "ens_measure", "ensemble_gains", "gain_outcome",
     "replicate_seeds", "replicate_table", "second_half_change",
 ]
 
@@ -77,25 +78,17 @@ def _ens_problem(seed: int) -> dict[str, Any]:
     return {**ENS_PROBLEM, "seed": int(seed)}
 
 
-def _spec(rep: int, seed: int, lr: Any = ENS_LR, record_every: int = ENS_STEPS) -> RunSpec:
+def _spec(rep: int, seed: int, lr: Any = ENS_LR, record_every: int = ENS_STEPS,
+          **averaging: Any) -> RunSpec:
     return RunSpec(problem="mlp", problem_params=_ens_problem(rep), optimizer=ENS_OPTIMIZER,
-                   optimizer_params={"lr": lr}, seed=seed, steps=ENS_STEPS, record_every=record_every)
+                   optimizer_params={"lr": lr, **averaging}, seed=seed, steps=ENS_STEPS,
+                   record_every=record_every)
 
 
 def ens_arms(budget: Budget) -> list[Arm]:
     """The single models (the first member of each replicate; the same specs as
     :func:`replicate_table` runs), for their traces."""
     return [Arm("single", tuple(_spec(r, r, record_every=100) for r in replicate_seeds(budget)))]
-
-
-def polyak_average(snapshots: dict[int, np.ndarray], start: int, decay: float) -> np.ndarray:
-    """``xbar_start = x_start``, then ``xbar_t = decay xbar_{t-1} + (1 - decay) x_t`` over
-    the later steps of ``snapshots`` (step -> iterate) in order; returns the last."""
-    steps = sorted(t for t in snapshots if t >= start)
-    xbar = np.array(snapshots[steps[0]], dtype=float)
-    for t in steps[1:]:
-        xbar = decay * xbar + (1 - decay) * snapshots[t]
-    return xbar
 
 
 def _scores(problem: Any, probs: np.ndarray) -> dict[str, float]:
@@ -127,12 +120,13 @@ def replicate_table(rep: int, members: int) -> pd.DataFrame:
     rows, probs = [], []
     for j in range(members):
         seed = rep + MEMBER_SEED_STRIDE * j
-        result = _run(_spec(rep, seed), tuple(range(burn_in, ENS_STEPS + 1)) if j == 0 else ())
+        # the first member also keeps the Polyak average (it does not change the iterates)
+        averaging: dict[str, Any] = {"average": ENS_AVERAGE, "average_start": burn_in} if j == 0 else {}
+        result = _run(_spec(rep, seed, **averaging), ())
         probs.append(problem.predict_proba(result.x, "val"))
         rows.append({"model": f"single seed={seed}", "kind": "single", **_scores(problem, probs[-1])})
         if j == 0:
-            xbar = polyak_average(result.snapshots, burn_in, ENS_AVERAGE)
-            polyak = _scores(problem, problem.predict_proba(xbar, "val"))
+            polyak = _scores(problem, problem.predict_proba(result.x_avg, "val"))
     singles = pd.DataFrame(rows)
     rows.append({"model": "median single", "kind": "summary",
                  **singles[["val_acc", "val_loss"]].median().to_dict()})
