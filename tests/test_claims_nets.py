@@ -156,53 +156,128 @@ def test_final_values_diverged_is_inf_and_failed_counted():
 
 # ----------------------------------------------------------------- claim 10 criterion
 
+INIT_NAMES = [run_tables.depth_name(d) for d in weight_init.INIT_DEPTHS]
 
-def init_evidence(shape: str, losses: str, seed: int = 0) -> Evidence:
-    rng = np.random.default_rng(seed)
-    seeds = QUICK.seeds
-    act = []
+
+def test_depths_named_and_deep_ones_decide():
+    assert run_tables.depth_name(1) == "1 hidden layer"
+    assert run_tables.depth_name(4) == "4 hidden layers"
+    assert run_tables.deep_depths(weight_init.INIT_DEPTHS) == (4, 8)
+    assert run_tables.deep_depths(bn.BN_DEPTHS) == (3, 6)
+    # the texts state the sweep and the rule the code applies
+    for claim, deep in ((weight_init.CLAIM, "(4 and 8)"), (bn.CLAIM, "(3 and 6)")):
+        assert f">= {run_tables.DEEP_HIDDEN_LAYERS} hidden layers {deep}" in claim.statistic
+        assert "do not enter the verdict" in claim.statistic
+    assert "1, 2, 4, 8 hidden layers" in weight_init.CLAIM.experiment
+    assert "1, 3, 6 hidden layers" in bn.CLAIM.experiment
+
+
+def init_activations(shape: str, depth: int) -> list[dict]:
+    """One depth's activation rows: ``expected`` (small vanishes, large saturates, Xavier
+    and He well spread), ``no-vanish`` (small stays at std 0.05, as with one hidden
+    layer), ``xavier-saturates``, or ``half-vanish`` (small vanishes on 3 of 5 seeds)."""
+    rows = []
     for init in weight_init.INIT_SCHEMES:
-        for s in seeds:
-            for layer in range(1, 5):
+        for i, s in enumerate(QUICK.seeds):
+            for layer in range(1, depth + 1):
                 if init == "small":
-                    std, sat = 0.05 * 0.05 ** layer, 0.0
-                elif init == "large":
+                    vanish = shape not in ("no-vanish", "half-vanish") or (shape == "half-vanish" and i < 3)
+                    std, sat = (0.05 * 0.05 ** layer if vanish else 0.05), 0.0
+                elif init == "large" or (shape == "xavier-saturates" and init == "xavier"):
                     std, sat = 0.93, 0.6
                 else:
                     std, sat = 0.5, 0.01
-                if shape == "xavier-saturates" and init == "xavier":
-                    std, sat = 0.93, 0.6
-                act.append({"init": init, "seed": s, "layer": layer, "std": std, "frac_saturated": sat})
+                rows.append({"depth": depth, "init": init, "seed": s, "layer": layer, "std": std,
+                             "frac_saturated": sat})
+    return rows
+
+
+def init_losses(losses: str, depth: int) -> list[dict]:
+    """One depth's final losses: ``clear`` (good inits 20 times lower), ``reversed`` (20
+    times higher), ``mixed`` (good/bad 2, 0.5, 2, 0.5, 1.5 by seed: no side), or
+    ``missing`` (no runs)."""
+    rng = np.random.default_rng(depth)
     rows = []
     for init in weight_init.INIT_SCHEMES:
-        for s in seeds:
-            good = init in weight_init.INIT_GOOD
-            if losses == "clear":
-                centre = 0.1 if good else 2.0
-            else:  # "mixed": no systematic difference
-                centre = 1.0
-            rows.append({"arm": init, "seed": s, "loss": noisy(rng, centre, 0.5)})
+        good = init in weight_init.INIT_GOOD
+        for i, s in enumerate(QUICK.seeds):
+            if losses == "missing":
+                continue
+            if losses == "mixed":
+                loss = (2.0, 0.5, 2.0, 0.5, 1.5)[i] if good else 1.0
+            else:
+                low, high = (0.1, 2.0) if losses == "clear" else (2.0, 0.1)
+                loss = noisy(rng, low if good else high, 0.5)
+            rows.append({"arm": weight_init.init_arm(depth, init), "seed": s, "loss": loss})
+    return rows
+
+
+def init_evidence(depths: dict | None = None) -> Evidence:
+    """Evidence of every depth of the sweep, each ``(shape, losses)`` as given in
+    ``depths`` (by number of hidden layers) and ``("expected", "clear")`` otherwise."""
+    depths = depths or {}
+    act, rows = [], []
+    for d in weight_init.INIT_DEPTHS:
+        shape, losses = depths.get(d, ("expected", "clear"))
+        act += init_activations(shape, d)
+        rows += init_losses(losses, d)
     return evidence(rows, tables={"activations": pd.DataFrame(act)})
 
 
-def test_init_criterion_outcomes():
-    assert weight_init.init_criterion(init_evidence("expected", "clear")).outcome == HOLDS
-    assert weight_init.init_criterion(init_evidence("xavier-saturates", "clear")).outcome == FAILS
-    mixed = weight_init.init_criterion(init_evidence("expected", "mixed"))
-    assert mixed.outcome == INCONCLUSIVE
+@pytest.mark.parametrize("shape, losses, outcome", [
+    ("expected", "clear", HOLDS),
+    ("no-vanish", "clear", FAILS),
+    ("xavier-saturates", "clear", FAILS),
+    ("expected", "reversed", FAILS),
+    ("half-vanish", "clear", INCONCLUSIVE),
+    ("expected", "mixed", INCONCLUSIVE),
+    ("expected", "missing", INCONCLUSIVE),
+])
+def test_init_criterion_outcome_at_each_depth(shape, losses, outcome):
+    """One depth's rule: shapes at x0 and the four paired loss ratios, combined."""
+    verdict = weight_init.init_criterion(init_evidence(dict.fromkeys(weight_init.INIT_DEPTHS,
+                                                                     (shape, losses))))
+    assert verdict.by_setting == dict.fromkeys(INIT_NAMES, outcome), verdict.summary
+    assert verdict.outcome == outcome
 
 
-def test_init_criterion_rule_and_numbers():
-    verdict = weight_init.init_criterion(init_evidence("expected", "clear"))
+@pytest.mark.parametrize("depths, outcome, by_setting", [
+    # the shallow depths (1, 2) do not enter the verdict, whatever they show
+    ({1: ("no-vanish", "clear"), 2: ("expected", "reversed")}, HOLDS, [FAILS, FAILS, HOLDS, HOLDS]),
+    ({1: ("expected", "mixed")}, HOLDS, [INCONCLUSIVE, HOLDS, HOLDS, HOLDS]),
+    # the deep ones do: all must hold
+    ({8: ("expected", "reversed")}, FAILS, [HOLDS, HOLDS, HOLDS, FAILS]),
+    ({4: ("half-vanish", "clear")}, INCONCLUSIVE, [HOLDS, HOLDS, INCONCLUSIVE, HOLDS]),
+    ({4: ("expected", "mixed"), 8: ("no-vanish", "clear")}, FAILS,
+     [HOLDS, HOLDS, INCONCLUSIVE, FAILS]),
+])
+def test_init_criterion_combines_the_deep_depths(depths, outcome, by_setting):
+    verdict = weight_init.init_criterion(init_evidence(depths))
+    assert verdict.by_setting == dict(zip(INIT_NAMES, by_setting)), verdict.summary
+    assert verdict.outcome == outcome
+
+
+def test_init_criterion_numbers_per_depth():
+    verdict = weight_init.init_criterion(init_evidence({1: ("no-vanish", "clear")}))
     n = verdict.numbers
-    assert n["share_vanish_small"] == 1.0 and n["share_saturate_large"] == 1.0
-    assert n["ratio_xavier_small_high"] < 1.0
-    # the losses' wrong way round: a good init that learns worse does not hold
-    ev = init_evidence("expected", "clear")
-    ev.trace["loss"] = ev.trace.apply(
-        lambda r: r["loss"] * (100.0 if r["arm"] == "xavier" else 1.0), axis=1)
-    assert weight_init.init_criterion(ev).outcome == FAILS
+    assert n["depth1_share_vanish_small"] == 0.0 and n["depth1_last_std_small"] == pytest.approx(0.05)
+    assert n["depth8_share_vanish_small"] == 1.0 and n["depth8_share_saturate_large"] == 1.0
+    assert n["depth8_last_std_small"] == pytest.approx(0.05 * 0.05 ** 8)
+    for d in weight_init.INIT_DEPTHS:
+        assert n[f"depth{d}_ratio_xavier_small_high"] < 1.0
+        assert n[f"depth{d}_final_loss_small"] > n[f"depth{d}_final_loss_he"]
+    assert n["deep_from"] == run_tables.DEEP_HIDDEN_LAYERS
+    assert all(name in verdict.summary for name in INIT_NAMES)
     assert weight_init.init_criterion(evidence([], tables={})).outcome == INCONCLUSIVE
+
+
+def test_init_arms_sweep_the_depth():
+    arms = {arm.name: arm for arm in weight_init.init_arms(QUICK)}
+    assert len(arms) == len(weight_init.INIT_DEPTHS) * len(weight_init.INIT_SCHEMES)
+    for d in weight_init.INIT_DEPTHS:
+        spec = arms[weight_init.init_arm(d, "xavier")].specs[0]
+        assert spec.problem_params["hidden"] == [weight_init.INIT_WIDTH] * d
+        assert spec.problem_params["init"] == "xavier"
 
 
 # ----------------------------------------------------------------- claim 11 criterion
@@ -265,6 +340,8 @@ def test_select_lr_uses_tuning_seeds_and_skips_diverged():
 
 # ----------------------------------------------------------------- claim 12 criterion
 
+BN_NAMES = [run_tables.depth_name(d) for d in bn.BN_DEPTHS]
+
 
 def test_trainable_width():
     lrs = (0.01, 0.1, 1.0)
@@ -275,31 +352,84 @@ def test_trainable_width():
     assert bn.trainable_width(values, half, 0.5) == pytest.approx(0.5)
 
 
-def bn_evidence(effect: str, seed: int = 0) -> Evidence:
-    rng = np.random.default_rng(seed)
+def bn_rows(effect: str, depth: int) -> list[dict]:
+    """One depth's final losses: both nets trainable at grid rates 3 and 4 (1 decade),
+    and batch norm also at rates 2 and 5: on every seed (``clear``), on seeds 0 and 2 of
+    5 only (``mixed``), or never (``none``); ``reverse``: plain has the two extra rates;
+    ``missing``: no runs.  The largest rate diverges."""
+    rng = np.random.default_rng(depth)
     lrs = bn.bn_lrs(QUICK)
     rows = []
-    for kind in ("plain", "batchnorm"):
-        wide = {"clear": kind == "batchnorm", "none": False, "mixed": None}[effect]
+    for kind in bn.BN_KINDS:
+        wider = kind == ("plain" if effect == "reverse" else "batchnorm")
         for j, lr in enumerate(lrs):
-            for s in QUICK.seeds:
-                good = 3 <= j <= 4 or (wide and j in (2, 5))
-                if effect == "mixed" and kind == "batchnorm" and j in (2, 5):
-                    good = rng.random() < 0.5  # batch norm wider on about half the seeds
-                loss = noisy(rng, 0.1 if good else 0.9, 0.2)
+            for i, s in enumerate(QUICK.seeds):
+                extra = {"clear": True, "reverse": True, "mixed": i in (0, 2)}.get(effect, False)
+                good = 3 <= j <= 4 or (wider and extra and j in (2, 5))
                 status = "diverged" if j == len(lrs) - 1 else "max_steps"
-                rows.append({"arm": f"{kind}/{run_tables.lr_name(lr)}", "seed": s, "loss": loss,
-                             "status": status})
-    return evidence(rows)
+                if effect != "missing":
+                    rows.append({"arm": bn.bn_arm(depth, kind, lr), "seed": s, "status": status,
+                                 "loss": noisy(rng, 0.1 if good else 0.9, 0.1)})
+    return rows
 
 
-def test_bn_criterion_outcomes():
-    clear = bn.bn_criterion(bn_evidence("clear"))
-    assert clear.outcome == HOLDS
-    assert clear.numbers["width_diff"] == pytest.approx(1.0)
-    assert clear.numbers["diverged_plain"] == len(QUICK.seeds)
-    assert bn.bn_criterion(bn_evidence("none")).outcome == FAILS
-    assert bn.bn_criterion(bn_evidence("mixed", seed=0)).outcome == INCONCLUSIVE
+def bn_evidence(depths: dict | None = None) -> Evidence:
+    """Evidence of every depth, each with the effect given in ``depths`` (by number of
+    hidden layers) and ``clear`` otherwise."""
+    depths = depths or {}
+    return evidence([row for d in bn.BN_DEPTHS for row in bn_rows(depths.get(d, "clear"), d)])
+
+
+@pytest.mark.parametrize("effect, outcome", [
+    ("clear", HOLDS), ("none", FAILS), ("reverse", FAILS), ("mixed", INCONCLUSIVE),
+    ("missing", INCONCLUSIVE),
+])
+def test_bn_criterion_outcome_at_each_depth(effect, outcome):
+    """One depth's rule: the width difference batchnorm - plain, its interval against 0."""
+    verdict = bn.bn_criterion(bn_evidence(dict.fromkeys(bn.BN_DEPTHS, effect)))
+    assert verdict.by_setting == dict.fromkeys(BN_NAMES, outcome), verdict.summary
+    assert verdict.outcome == outcome
+
+
+@pytest.mark.parametrize("depths, outcome, by_setting", [
+    # the shallow depth (1) does not enter the verdict, whatever it shows
+    ({1: "reverse"}, HOLDS, [FAILS, HOLDS, HOLDS]),
+    ({1: "mixed"}, HOLDS, [INCONCLUSIVE, HOLDS, HOLDS]),
+    # the deep ones do: all must hold
+    ({6: "none"}, FAILS, [HOLDS, HOLDS, FAILS]),
+    ({3: "mixed"}, INCONCLUSIVE, [HOLDS, INCONCLUSIVE, HOLDS]),
+    ({3: "mixed", 6: "reverse"}, FAILS, [HOLDS, INCONCLUSIVE, FAILS]),
+    ({6: "missing"}, INCONCLUSIVE, [HOLDS, HOLDS, INCONCLUSIVE]),
+])
+def test_bn_criterion_combines_the_deep_depths(depths, outcome, by_setting):
+    verdict = bn.bn_criterion(bn_evidence(depths))
+    assert verdict.by_setting == dict(zip(BN_NAMES, by_setting)), verdict.summary
+    assert verdict.outcome == outcome
+
+
+def test_bn_criterion_numbers_per_depth():
+    verdict = bn.bn_criterion(bn_evidence({1: "reverse", 3: "mixed"}))
+    n = verdict.numbers
+    assert n["depth6_width_diff"] == pytest.approx(1.0)
+    assert n["depth6_diff_low"] == pytest.approx(1.0) == n["depth6_diff_high"]
+    assert n["depth6_width_batchnorm"] == pytest.approx(2.0) and n["depth6_width_plain"] == pytest.approx(1.0)
+    assert n["depth1_width_diff"] == pytest.approx(-1.0)
+    # batch norm wider on 2 of 5 seeds: the median is not, some resamples are
+    assert n["depth3_width_diff"] == 0.0 and n["depth3_diff_low"] == 0.0 < n["depth3_diff_high"]
+    assert n["depth3_width_batchnorm_low"] <= n["depth3_width_batchnorm"] <= n["depth3_width_batchnorm_high"]
+    assert n["depth6_diverged_plain"] == len(QUICK.seeds) == n["depth6_diverged_batchnorm"]
+    assert n["deep_from"] == run_tables.DEEP_HIDDEN_LAYERS
+    assert all(name in verdict.summary for name in BN_NAMES)
+
+
+def test_bn_arms_sweep_the_depth():
+    arms = {arm.name: arm for arm in bn.bn_arms(QUICK)}
+    lrs = bn.bn_lrs(QUICK)
+    assert len(arms) == len(bn.BN_DEPTHS) * len(bn.BN_KINDS) * len(lrs)
+    for d in bn.BN_DEPTHS:
+        spec = arms[bn.bn_arm(d, "batchnorm", lrs[0])].specs[0]
+        assert spec.problem_params["hidden"] == [bn.BN_WIDTH] * d and spec.problem_params["batchnorm"]
+        assert spec.problem_params["seed"] == spec.seed
 
 
 # ----------------------------------------------------------------- claim 13 criterion
@@ -434,9 +564,9 @@ def test_search_criterion_numbers_and_failed_runs():
 
 def test_figures_on_synthetic_evidence():
     cases = [
-        (weight_init.CLAIM, init_evidence("expected", "clear")),
+        (weight_init.CLAIM, init_evidence({1: ("no-vanish", "clear")})),
         (input_norm.CLAIM, norm_evidence("clear")),
-        (bn.CLAIM, bn_evidence("clear")),
+        (bn.CLAIM, bn_evidence({1: "reverse"})),
         (ens.CLAIM, evidence([], tables={"ensembles": ens_table(
             {"independent": [0.01] * 5, "snapshot": [0.0] * 5, "polyak": [-0.01] * 5})})),
         (search.CLAIM, search_evidence({})),
@@ -461,6 +591,10 @@ MEASURED = {
 }
 #: Their verdict maps, where measured (the same on both seed sets for every claim).
 MEASURED_MAPS = {
+    "weight-initialization": {"1 hidden layer": FAILS, "2 hidden layers": HOLDS,
+                              "4 hidden layers": HOLDS, "8 hidden layers": HOLDS},
+    "batchnorm-lr-range": {"1 hidden layer": FAILS, "3 hidden layers": HOLDS,
+                           "6 hidden layers": HOLDS},
     "ensembles": dict.fromkeys(ALL_METHODS, HOLDS),
     "random-vs-grid-search": {"8 trials": HOLDS, "27 trials": HOLDS},
 }

@@ -3,12 +3,14 @@
 Each figure recomputes its claim's verdict with the claim's own criterion and draws
 the statistics that decide it, imported from the claim's module:
 
-- weight initialisation: the activations' spread per layer at x0 and the median
-  training loss of each scheme, with the paired loss ratios good/bad;
+- weight initialisation, over the depth: the deepest layer's spread and the share of
+  saturated units at x0, and the median training loss of each scheme, the shallow
+  depths (not in the verdict) shaded;
 - input normalisation: the median final value against the learning rate, raw and
   standardized, with the rates selected on the tuning seeds;
-- batch normalisation: the median final loss against the learning rate with and
-  without batch norm, the trainable threshold, and the rates where runs diverged;
+- batch normalisation, over the depth: the trainable width with and without batch
+  norm with its interval, and at each depth the median final loss against the
+  learning rate, the trainable threshold, and the rates where runs diverged;
 - ensembles: the paired accuracy gain of each method per replicate, and its mean
   with its interval;
 - random vs grid search: the final suboptimality of every trial against lr and
@@ -29,15 +31,16 @@ import numpy as np
 import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
-from optbench.claims import Evidence, Verdict
+from optbench.claims import Evidence, Verdict, map_text
 from optbench.claims.nets import batchnorm_lr_range as bn
 from optbench.claims.nets import ensembles as ens
 from optbench.claims.nets import input_normalization as norm
 from optbench.claims.nets import random_vs_grid_search as search
 from optbench.claims.nets import weight_initialization as init
 from optbench.claims.nets.paired_statistics import fmt, interval
-from optbench.claims.nets.run_tables import final_values
+from optbench.claims.nets.run_tables import DEEP_HIDDEN_LAYERS, depth_name, final_values
 
 from ..style import (
     PAGE_WIDTH_IN,
@@ -99,46 +102,90 @@ def _log(ax: Any, axis: str, values: Any) -> None:
 
 # ------------------------------------------------------- claim 10: initialisation
 
+#: The shading of the depths shown but not in the verdict (claims 10 and 12).
+SHALLOW = "0.92"
+
+
+def _grid_panels(titles: Sequence[Sequence[str]], legend: Sequence[str], ncols: int,
+                 panel: tuple[float, float] = PANEL) -> tuple[Figure, list, list[str]]:
+    """As :func:`_panels`, on a grid of ``ncols`` columns."""
+    sizes: dict[str, Any] = {"panel": panel, "suptitle": 2, "wspace": 0.9, "hspace": 1.0,
+                             "legend": list(legend), "max_width": PAGE_WIDTH_IN}
+    width = facet_layout(len(titles), ncols, **sizes).panel[0]
+    wrapped = [_wrapped(lines, width) for lines in titles]
+    lines = max([2, *(text.count("\n") + 1 for text in wrapped)])
+    fig, axes = facets(len(titles), ncols, title_lines=lines, **sizes)
+    return fig, axes, wrapped
+
+
+def _depth_axis(ax: Any, depths: Sequence[int]) -> None:
+    """The depths as categories on the x axis; those below
+    :data:`~optbench.claims.nets.run_tables.DEEP_HIDDEN_LAYERS` shaded."""
+    ax.set_xticks(range(len(depths)))
+    ax.set_xticklabels([str(d) for d in depths])
+    ax.set_xlim(-0.5, len(depths) - 0.5)
+    shallow = [i for i, d in enumerate(depths) if d < DEEP_HIDDEN_LAYERS]
+    if shallow:
+        ax.axvspan(-0.5, max(shallow) + 0.5, color=SHALLOW, zorder=0, lw=0)
+    ax.set_xlabel("hidden layers")
+
+
+def _shallow_text() -> str:
+    return f"fewer than {DEEP_HIDDEN_LAYERS} hidden layers: shown, not in the verdict"
+
+
+def _depth_title(claim_number: int, text: str, verdict: Verdict, depths: Sequence[int]) -> str:
+    """The suptitle of a claim decided over the deep depths: the verdict, which depths
+    enter it, and its map over the depths (by number of hidden layers)."""
+    by_depth = {str(d): verdict.by_setting[depth_name(d)] for d in depths
+                if depth_name(d) in verdict.by_setting}
+    return (f"Claim {claim_number}: {text}\nverdict: {verdict.outcome} (nets of >= "
+            f"{DEEP_HIDDEN_LAYERS} hidden layers); by depth: {map_text(by_depth) or '-'}")
+
+
+def _finite(values: Sequence[float]) -> list[float]:
+    return [v if math.isfinite(v) else math.nan for v in values]
+
 
 def init_figure(evidence: Evidence) -> Figure:
-    """Left: activation std per layer at x0 (median over seeds); right: median loss curves."""
+    """Over the depth, per scheme: the deepest layer's std and the share of saturated
+    units at x0 (medians over seeds), and the median final training loss."""
     verdict = init.init_criterion(evidence)
     palette = _colors(6)
     colors = {"small": palette[0], "large": palette[1], "xavier": palette[2], "he": palette[4]}
     n = verdict.numbers
-    ratios = [f"{g}/{b}: {fmt(n.get(f'ratio_{g}_{b}', math.nan))} "
-              f"{interval(n.get(f'ratio_{g}_{b}_low', math.nan), n.get(f'ratio_{g}_{b}_high', math.nan))}"
-              for g in init.INIT_GOOD for b in init.INIT_BAD]
-    titles = [["activations at initialisation", f"(dotted: vanishing, std {init.VANISH_STD:g})"],
-              [f"SGD lr={init.INIT_LR:g}", "final loss ratio good/bad, median [95% interval]:",
-               *ratios]]
-    legend = [f"{s} init" for s in init.INIT_SCHEMES]
+    depths = init.INIT_DEPTHS
+    worst = [max(n.get(f"depth{d}_ratio_{g}_{b}_high", math.nan) for g in init.INIT_GOOD
+                 for b in init.INIT_BAD) for d in depths]
+    steps = int(n.get("steps", 0))
+    titles = [["deepest layer's std at x0", f"(dotted: vanishing, std {init.VANISH_STD:g})"],
+              ["saturated tanh units at x0", f"(mean share over layers; dotted: {init.SATURATE_FRAC:g})"],
+              [f"training loss, SGD lr={init.INIT_LR:g}, {steps} steps",
+               "ratio good/bad, largest upper bound:",
+               ", ".join(f"{d}: {fmt(w)}" for d, w in zip(depths, worst))]]
+    legend = [*(f"{s} init" for s in init.INIT_SCHEMES), _shallow_text()]
+    panels = (("last_std", "std of the deepest layer", init.VANISH_STD),
+              ("saturated", "share |h| > 0.99", init.SATURATE_FRAC),
+              ("final_loss", "training loss (median over seeds)", None))
     with theme():
-        fig, (ax_act, ax_loss), wrapped = _panels(titles, legend)
-        table = evidence.tables.get("activations")
-        stds: list[float] = []
-        if table is not None and not table.empty:
-            for scheme, g in table.groupby("init"):
-                med = g.groupby("layer")["std"].median()
-                ax_act.plot(med.index, med.to_numpy(), marker="o", color=colors.get(scheme))
-                stds += list(med.to_numpy(dtype=float))
-            ax_act.set_xticks(sorted(table["layer"].unique()))
-        ax_act.axhline(init.VANISH_STD, color="0.4", ls=":", lw=1)
-        _log(ax_act, "y", [*stds, init.VANISH_STD])
-        ax_act.set_xlabel("hidden layer")
-        ax_act.set_ylabel("std of tanh activations at x0")
-        for scheme in init.INIT_SCHEMES:
-            arm = evidence.arm(scheme)
-            if arm.empty:
-                continue
-            curve = init.median_curve(arm)
-            ax_loss.plot(curve["step"], curve["loss"], color=colors[scheme])
-        ax_loss.set_xlabel("step")
-        ax_loss.set_ylabel("training loss (median over seeds)")
-        for ax, title in zip((ax_act, ax_loss), wrapped):
+        fig, axes, wrapped = _panels(titles, legend, panel=(3.4, 3.0))
+        for ax, (name, ylabel, line), title in zip(axes, panels, wrapped):
+            shown: list[float] = [] if line is None else [line]
+            for scheme in init.INIT_SCHEMES:
+                values = _finite([n.get(f"depth{d}_{name}_{scheme}", math.nan) for d in depths])
+                ax.plot(range(len(depths)), values, marker="o", color=colors[scheme])
+                shown += values
+            if line is not None:
+                ax.axhline(line, color="0.4", ls=":", lw=1)
+            if name != "saturated":
+                _log(ax, "y", shown)
+            _depth_axis(ax, depths)
+            ax.set_ylabel(ylabel)
             ax.set_title(title, loc="left")
-        _legend(fig, [Line2D([], [], color=colors[s], marker="o") for s in init.INIT_SCHEMES], legend)
-        suptitle(fig, _title(10, "weight initialisation", verdict))
+        handles = [*(Line2D([], [], color=colors[s], marker="o") for s in init.INIT_SCHEMES),
+                   Patch(color=SHALLOW)]
+        _legend(fig, handles, legend)
+        suptitle(fig, _depth_title(10, "weight initialisation over the depth", verdict, depths))
     return fig
 
 
@@ -197,48 +244,82 @@ def norm_figure(evidence: Evidence) -> Figure:
 # ---------------------------------------------------- claim 12: batch normalisation
 
 
+def _bn_width_panel(ax: Any, n: dict[str, float], colors: dict) -> None:
+    """The trainable width per depth, with and without batch norm, each with its
+    bootstrap interval."""
+    depths = bn.BN_DEPTHS
+    for offset, kind in zip((-0.12, 0.12), bn.BN_KINDS):
+        for i, d in enumerate(depths):
+            mid, low, high = (n.get(f"depth{d}_width_{kind}{end}", math.nan)
+                              for end in ("", "_low", "_high"))
+            if all(math.isfinite(v) for v in (mid, low, high)):
+                ax.errorbar([i + offset], [mid], yerr=[[mid - low], [high - mid]], fmt="o",
+                            color=colors[kind], capsize=3)
+    _depth_axis(ax, depths)
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel("trainable lr range (decades)")
+
+
+def _bn_lr_panel(ax: Any, mats: dict[str, np.ndarray], lrs: Sequence[float], threshold: float,
+                 colors: dict) -> None:
+    """At one depth, the median final loss against lr of both nets; a cross at the top
+    where half or more of a net's runs diverged."""
+    shown_values: list[float] = [threshold]
+    for kind, m in mats.items():
+        med = bn.median_over_seeds(m)
+        shown = np.where(np.isfinite(med), med, np.nan)
+        ax.plot(lrs, shown, marker="o", color=colors[kind])
+        shown_values += list(shown)
+        top = 0.95 if kind == "plain" else 0.88
+        for lr, d in zip(lrs, bn.diverged_share(m)):
+            if d >= 0.5:
+                ax.plot([lr], [top], marker="x", ms=7, mew=2, ls="none", color=colors[kind],
+                        transform=ax.get_xaxis_transform(), clip_on=False)
+    ax.axhline(threshold, color="0.4", ls=":", lw=1)
+    _log(ax, "x", lrs)
+    _log(ax, "y", shown_values)
+    ax.set_xlabel("SGD learning rate")
+    ax.set_ylabel("final training loss (median)")
+
+
 def bn_figure(evidence: Evidence) -> Figure:
-    """Median final loss against lr with and without batch norm, the threshold drawn,
-    and a cross at the top where half or more of a net's runs diverged."""
+    """The trainable width per depth with and without batch norm (with intervals), and
+    at each depth the median final loss against lr, the threshold drawn, and a cross at
+    the top where half or more of a net's runs diverged."""
     verdict = bn.bn_criterion(evidence)
     lrs = bn.bn_lrs(evidence.budget)
-    mats = bn.bn_matrix(evidence, lrs, list(evidence.budget.seeds))
+    seeds = list(evidence.budget.seeds)
+    mats = {d: bn.bn_matrix(evidence, lrs, seeds, d) for d in bn.BN_DEPTHS}
     colors = dict(zip(bn.BN_KINDS, _colors(2)))
     n = verdict.numbers
     threshold = n.get("threshold", bn.TRAINABLE_FRACTION * math.log(bn.BN_CLASSES))
-    titles = [["spiral, 3 hidden relu layers of 32",
-               f"trainable width: batch norm {fmt(n.get('width_batchnorm', math.nan))}, plain "
-               f"{fmt(n.get('width_plain', math.nan))} decades",
-               "difference, 95% interval: "
-               + interval(n.get("diff_low", math.nan), n.get("diff_high", math.nan))]]
-    crossed = [kind for kind in bn.BN_KINDS if (bn.diverged_share(mats[kind]) >= 0.5).any()]
+    titles = [["trainable lr range, 95% interval", f"spiral, relu layers of {bn.BN_WIDTH} units"]]
+    for d in bn.BN_DEPTHS:
+        k = f"depth{d}_"
+        titles.append([f"{depth_name(d)}: {verdict.by_setting.get(depth_name(d), '-')}",
+                       f"width: batch norm {fmt(n.get(f'{k}width_batchnorm', math.nan))}, plain "
+                       f"{fmt(n.get(f'{k}width_plain', math.nan))} decades",
+                       f"difference {fmt(n.get(f'{k}width_diff', math.nan))} "
+                       + interval(n.get(f"{k}diff_low", math.nan), n.get(f"{k}diff_high", math.nan))])
+    crossed = [kind for kind in bn.BN_KINDS
+               if any((bn.diverged_share(m[kind]) >= 0.5).any() for m in mats.values())]
     legend = [*bn.BN_KINDS, f"trainable: loss <= {threshold:.3g}",
-              *(f"{kind}: half or more diverged" for kind in crossed)]
+              *(f"{kind}: half or more diverged" for kind in crossed), _shallow_text()]
     with theme():
-        fig, (ax,), wrapped = _panels(titles, legend)
-        shown_values: list[float] = [threshold]
-        for kind, m in mats.items():
-            med = bn.median_over_seeds(m)
-            shown = np.where(np.isfinite(med), med, np.nan)
-            ax.plot(lrs, shown, marker="o", color=colors[kind])
-            shown_values += list(shown)
-            top = 0.95 if kind == "plain" else 0.88
-            for lr, d in zip(lrs, bn.diverged_share(m)):
-                if d >= 0.5:
-                    ax.plot([lr], [top], marker="x", ms=7, mew=2, ls="none", color=colors[kind],
-                            transform=ax.get_xaxis_transform(), clip_on=False)
-        ax.axhline(threshold, color="0.4", ls=":", lw=1)
-        _log(ax, "x", lrs)
-        _log(ax, "y", shown_values)
-        ax.set_xlabel("SGD learning rate")
-        ax.set_ylabel("final training loss (median over seeds)")
-        ax.set_title(wrapped[0], loc="left")
+        fig, axes, wrapped = _grid_panels(titles, legend, ncols=2)
+        _bn_width_panel(axes[0], n, colors)
+        for ax, d in zip(axes[1:], bn.BN_DEPTHS):
+            _bn_lr_panel(ax, mats[d], lrs, threshold, colors)
+        for ax, title in zip(axes, wrapped):
+            ax.set_title(title, loc="left")
         handles = [*(Line2D([], [], color=colors[k], marker="o") for k in bn.BN_KINDS),
                    Line2D([], [], color="0.4", ls=":", lw=1),
                    *(Line2D([], [], color=colors[k], marker="x", ms=7, mew=2, ls="none")
-                     for k in crossed)]
+                     for k in crossed),
+                   Patch(color=SHALLOW)]
         _legend(fig, handles, legend)
-        suptitle(fig, _title(12, "batch normalisation and the lr range", verdict))
+        suptitle(fig, _depth_title(12, "batch normalisation and the lr range over the depth",
+                                   verdict, bn.BN_DEPTHS))
     return fig
 
 

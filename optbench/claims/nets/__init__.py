@@ -3,12 +3,13 @@
 One module per claim, each with its experiment, statistics, criterion and ``CLAIM``:
 
 10. :mod:`.weight_initialization`: activations vanish (small init), saturate (large
-    init) or stay well spread (Xavier, He) at initialisation, and learning follows;
+    init) or stay well spread (Xavier, He) at initialisation, and learning follows,
+    in deep nets (the depth is swept; the deep ones decide);
 11. :mod:`.input_normalization`: normalising the inputs gives easier optimisation
     (and, as the check ``input-normalization-conditioning``, a better conditioned
     loss);
 12. :mod:`.batchnorm_lr_range`: with batch normalisation a deep net trains over a
-    wider range of learning rates;
+    wider range of learning rates (the depth is swept; the deep ones decide);
 13. :mod:`.ensembles`: independent ensembles, snapshot ensembles and Polyak averaging
     (after a burn-in) each give a small, consistent gain in validation accuracy;
 14. :mod:`.random_vs_grid_search`: with one hyper-parameter that matters among
@@ -17,7 +18,7 @@ One module per claim, each with its experiment, statistics, criterion and ``CLAI
 
 Shared by the claims: :mod:`.paired_statistics` (seeded bootstrap intervals, paired
 ratios, the side of an interval, their text) and :mod:`.run_tables` (arm names, tuning
-seeds, final values, failed runs).  Every verdict comes from a stated statistic with a
+seeds, which depths are deep, final values, failed runs).  Every verdict comes from a stated statistic with a
 percentile bootstrap interval over run seeds, never from one run: a diverged run
 scores ``+inf``, a failed run drops out of its pair (the summary counts it), and
 "holds" needs the interval entirely on the claimed side.  The figures of these claims

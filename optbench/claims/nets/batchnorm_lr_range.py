@@ -1,44 +1,57 @@
 """Claim 12, batch normalisation: a deep net with batch norm is trainable over a wider
 range of learning rates.
 
-Experiment: a relu net with three hidden layers of 32 units on a 3-arm spiral, with
-and without batch norm, trained by minibatch SGD at every rate of a log grid with two
-points per decade (:func:`bn_lrs`, :func:`bn_arms`); each run seed also seeds its
-spiral.  Nothing is tuned: the grid is the experiment.
+The statement is about deep nets, so the depth is the setting that decides it, swept
+over :data:`BN_DEPTHS` hidden layers (named before any result was seen).
 
-Verdict (:func:`bn_criterion`): a grid rate is trainable when the median final
-training loss over seeds is at most :data:`TRAINABLE_FRACTION` ln(3), half the loss of
-a uniform guess; the width of the trainable range in decades
+Experiment: at each depth, a relu net of hidden layers of :data:`BN_WIDTH` units on a
+3-arm spiral, with and without batch norm, trained by minibatch SGD at every rate of a
+log grid with two points per decade (:func:`bn_lrs`, :func:`bn_arms`); each run seed
+also seeds its spiral.  Nothing is tuned: the grid is the experiment.
+
+Verdict (:func:`bn_criterion`), at each depth: a grid rate is trainable when the median
+final training loss over seeds is at most :data:`TRAINABLE_FRACTION` ln(3), half the
+loss of a uniform guess; the width of the trainable range in decades
 (:func:`trainable_width`) with batch norm minus without, with a bootstrap interval from
-resampling the seeds (the same resample for both).  Holds if the interval lies above 0;
-does not hold if it lies at or below 0; inconclusive otherwise.
+resampling the seeds (the same resample for both nets and for every depth).  A depth
+holds if the interval lies above 0, does not hold if it lies at or below 0, and is
+inconclusive otherwise (``by_setting``, every depth).  The claim's verdict combines
+the deep depths only, those with at least :data:`~.run_tables.DEEP_HIDDEN_LAYERS`
+hidden layers: it holds if every one of them holds, does not hold if any does not,
+else inconclusive.  The shallower depths are measured and shown in the map but do not
+enter the verdict.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from ...spec import RunSpec
-from ..base import FAILS, HOLDS, INCONCLUSIVE, Arm, Budget, Claim, Evidence, Verdict
-from .paired_statistics import LEVEL, N_BOOT, bootstrap_rng, interval
-from .run_tables import failed_note, final_values, lr_name
+from ..base import FAILS, HOLDS, INCONCLUSIVE, Arm, Budget, Claim, Evidence, Verdict, combined
+from .paired_statistics import LEVEL, N_BOOT, bootstrap_rng, fmt, interval
+from .run_tables import DEEP_HIDDEN_LAYERS, deep_depths, depth_name, failed_note, final_values, lr_name
 
 __all__ = [
-    "BN_CLASSES", "BN_KINDS", "BN_PROBLEM", "CLAIM", "TRAINABLE_FRACTION", "bn_arms", "bn_criterion",
-    "bn_lrs", "bn_matrix", "diverged_share", "median_over_seeds", "trainable_width",
+    "BN_CLASSES", "BN_DEPTHS", "BN_KINDS", "BN_PROBLEM", "BN_WIDTH", "CLAIM", "TRAINABLE_FRACTION",
+    "bn_arm", "bn_arms", "bn_criterion", "bn_lrs", "bn_matrix", "bn_problem", "depth_numbers",
+    "diverged_share", "median_over_seeds", "trainable_width",
 ]
 
-BN_PROBLEM = {"dataset": "spiral", "hidden": [32, 32, 32], "activation": "relu", "init": "he",
-              "batch_size": 32}
+#: The swept setting: numbers of hidden layers (named before any result was seen).
+BN_DEPTHS = (1, 3, 6)
+#: Units of every hidden layer.
+BN_WIDTH = 32
+#: The net's problem parameters other than ``hidden``, ``batchnorm`` and ``seed``.
+BN_PROBLEM = {"dataset": "spiral", "activation": "relu", "init": "he", "batch_size": 32}
 #: "Trainable": the median final training loss is at most this share of ln(classes)
 #: (the loss of a uniform guess); the spiral has 3 classes.
 TRAINABLE_FRACTION = 0.5
 BN_CLASSES = 3
-#: The two nets, as the first part of their arms' names.
+#: The two nets, as a part of their arms' names.
 BN_KINDS = ("plain", "batchnorm")
 
 
@@ -52,17 +65,28 @@ def _bn_steps(budget: Budget) -> int:
     return 150 if budget.quick else 250
 
 
+def bn_problem(depth: int, batchnorm: bool, seed: int) -> dict[str, Any]:
+    """The problem parameters of the net of ``depth`` hidden layers on the spiral of ``seed``."""
+    return {**BN_PROBLEM, "hidden": [BN_WIDTH] * depth, "batchnorm": batchnorm, "seed": seed}
+
+
+def bn_arm(depth: int, kind: str, lr: float) -> str:
+    """The arm of one depth, net and rate: ``"3 hidden layers/batchnorm/lr=1e-01"``."""
+    return f"{depth_name(depth)}/{kind}/{lr_name(lr)}"
+
+
 def bn_arms(budget: Budget) -> list[Arm]:
-    """Plain and batch-normalised nets, SGD at every grid lr, every seed (the run seed
-    also seeds the spiral, so each seed is another data set)."""
+    """At every depth, plain and batch-normalised nets, SGD at every grid lr, every seed
+    (the run seed also seeds the spiral, so each seed is another data set)."""
     arms = []
-    for bn in (False, True):
-        for lr in bn_lrs(budget):
-            arms.append(Arm(f"{'batchnorm' if bn else 'plain'}/{lr_name(lr)}", tuple(
-                RunSpec(problem="mlp", problem_params={**BN_PROBLEM, "batchnorm": bn, "seed": s},
-                        optimizer="sgd", optimizer_params={"lr": lr}, seed=s,
-                        steps=_bn_steps(budget), record_every=25)
-                for s in budget.seeds)))
+    for depth in BN_DEPTHS:
+        for kind in BN_KINDS:
+            for lr in bn_lrs(budget):
+                arms.append(Arm(bn_arm(depth, kind, lr), tuple(
+                    RunSpec(problem="mlp", problem_params=bn_problem(depth, kind == "batchnorm", s),
+                            optimizer="sgd", optimizer_params={"lr": lr}, seed=s,
+                            steps=_bn_steps(budget), record_every=25)
+                    for s in budget.seeds)))
     return arms
 
 
@@ -81,15 +105,16 @@ def trainable_width(values: np.ndarray, lrs: Sequence[float], threshold: float) 
     return np.sum(med <= threshold, axis=-1) * spacing
 
 
-def bn_matrix(evidence: Evidence, lrs: Sequence[float], seeds: Sequence[int]) -> dict[str, np.ndarray]:
-    """Per net (``plain``, ``batchnorm``): the final losses as a (seeds, lrs) array
-    (``+inf``: diverged, NaN: no run)."""
+def bn_matrix(evidence: Evidence, lrs: Sequence[float], seeds: Sequence[int],
+              depth: int) -> dict[str, np.ndarray]:
+    """Per net (``plain``, ``batchnorm``) of ``depth`` hidden layers: the final losses as a
+    (seeds, lrs) array (``+inf``: diverged, NaN: no run)."""
     finals = final_values(evidence)
     out = {}
     for kind in BN_KINDS:
         m = np.full((len(seeds), len(lrs)), np.nan)
         for j, lr in enumerate(lrs):
-            rows = finals[finals["arm"] == f"{kind}/{lr_name(lr)}"].set_index("seed")["value"]
+            rows = finals[finals["arm"] == bn_arm(depth, kind, lr)].set_index("seed")["value"]
             for i, s in enumerate(seeds):
                 if s in rows.index:
                     m[i, j] = float(rows[s])
@@ -109,41 +134,67 @@ def diverged_share(m: np.ndarray) -> np.ndarray:
     return np.mean(np.isinf(m), axis=0)
 
 
-def _bn_summary(numbers: dict[str, float], evidence: Evidence) -> str:
+def depth_numbers(mats: dict[str, np.ndarray], lrs: Sequence[float], threshold: float,
+                  idx: np.ndarray) -> tuple[str, dict[str, float]]:
+    """One depth's outcome and numbers from its :func:`bn_matrix` arrays: each net's
+    trainable width with a bootstrap interval, and the difference batchnorm - plain with
+    its interval, over the seed resamples ``idx`` (resamples, seeds); keys without the
+    depth's prefix."""
+    if np.isnan(mats["plain"]).all() or np.isnan(mats["batchnorm"]).all():
+        return INCONCLUSIVE, {}
+    alpha = (1 - LEVEL) / 2
+    boot = {k: trainable_width(m[idx], lrs, threshold) for k, m in mats.items()}
+    boot["diff"] = boot["batchnorm"] - boot["plain"]
+    numbers = {f"width_{k}": float(trainable_width(m, lrs, threshold)) for k, m in mats.items()}
+    numbers["width_diff"] = numbers["width_batchnorm"] - numbers["width_plain"]
+    for name, values in boot.items():
+        low, high = (float(q) for q in np.quantile(values, [alpha, 1 - alpha]))
+        prefix = "diff" if name == "diff" else f"width_{name}"
+        numbers.update({f"{prefix}_low": low, f"{prefix}_high": high})
+    numbers.update({f"diverged_{k}": float(np.isinf(m).sum()) for k, m in mats.items()})
+    low, high = numbers["diff_low"], numbers["diff_high"]
+    return (HOLDS if low > 0 else FAILS if high <= 0 else INCONCLUSIVE), numbers
+
+
+def _depth_summary(n: dict[str, float], depth: int, outcome: str) -> str:
+    k = f"depth{depth}_"
+    if f"{k}width_diff" not in n:
+        return f"{depth_name(depth)} ({outcome}): no finished runs in one of the nets"
     return (
-        f"the SGD lr range where the median final loss is <= {numbers['threshold']:.3g} (half the "
-        f"chance loss) spans {numbers['width_batchnorm']:.3g} decades with batch norm and "
-        f"{numbers['width_plain']:.3g} without; difference {numbers['width_diff']:.3g} decades, "
-        f"95% interval {interval(numbers['diff_low'], numbers['diff_high'])} "
-        f"({int(numbers['diverged_plain'])} plain and {int(numbers['diverged_batchnorm'])} batch-norm "
-        f"runs diverged){failed_note(evidence)}"
+        f"{depth_name(depth)} ({outcome}): {fmt(n[f'{k}width_batchnorm'])} decades with batch "
+        f"norm, {fmt(n[f'{k}width_plain'])} without, difference {fmt(n[f'{k}width_diff'])} "
+        f"{interval(n[f'{k}diff_low'], n[f'{k}diff_high'])} ({int(n[f'{k}diverged_plain'])} plain "
+        f"and {int(n[f'{k}diverged_batchnorm'])} batch-norm runs diverged)"
     )
 
 
 def bn_criterion(evidence: Evidence) -> Verdict:
-    """Width difference batchnorm - plain of the trainable lr range, seeds resampled."""
+    """Per depth, the width difference batchnorm - plain of the trainable lr range, seeds
+    resampled; the claim combines the deep depths."""
     lrs = bn_lrs(evidence.budget)
     seeds = list(evidence.budget.seeds)
     threshold = TRAINABLE_FRACTION * math.log(BN_CLASSES)
-    mats = bn_matrix(evidence, lrs, seeds)
-    widths = {k: float(trainable_width(m, lrs, threshold)) for k, m in mats.items()}
-    if np.isnan(mats["plain"]).all() or np.isnan(mats["batchnorm"]).all():
-        return Verdict(INCONCLUSIVE, "no finished runs in one of the arms; nothing to compare"
-                       + failed_note(evidence))
-    rng = bootstrap_rng(12)
-    idx = rng.integers(0, len(seeds), size=(N_BOOT, len(seeds)))
-    diff = (trainable_width(mats["batchnorm"][idx], lrs, threshold)
-            - trainable_width(mats["plain"][idx], lrs, threshold))
-    alpha = (1 - LEVEL) / 2
-    low, high = (float(q) for q in np.quantile(diff, [alpha, 1 - alpha]))
-    outcome = HOLDS if low > 0 else FAILS if high <= 0 else INCONCLUSIVE
-    numbers = {"width_plain": widths["plain"], "width_batchnorm": widths["batchnorm"],
-               "width_diff": widths["batchnorm"] - widths["plain"], "diff_low": low, "diff_high": high,
-               "threshold": threshold,
-               "diverged_plain": float(np.isinf(mats["plain"]).sum()),
-               "diverged_batchnorm": float(np.isinf(mats["batchnorm"]).sum())}
-    return Verdict(outcome, _bn_summary(numbers, evidence), numbers)
+    idx = bootstrap_rng(12).integers(0, len(seeds), size=(N_BOOT, len(seeds)))
+    numbers: dict[str, float] = {"threshold": threshold, "deep_from": float(DEEP_HIDDEN_LAYERS)}
+    by_setting = {}
+    for depth in BN_DEPTHS:
+        outcome, mine = depth_numbers(bn_matrix(evidence, lrs, seeds, depth), lrs, threshold, idx)
+        numbers.update({f"depth{depth}_{k}": v for k, v in mine.items()})
+        by_setting[depth_name(depth)] = outcome
+    deep = deep_depths(BN_DEPTHS)
+    summary = (
+        f"the verdict combines the nets of >= {DEEP_HIDDEN_LAYERS} hidden layers "
+        f"({', '.join(str(d) for d in deep)}); the SGD lr range where the median final loss is "
+        f"<= {threshold:.3g} (half the chance loss) spans, with a 95% interval of the "
+        "difference: "
+        + "; ".join(_depth_summary(numbers, d, by_setting[depth_name(d)]) for d in BN_DEPTHS)
+        + failed_note(evidence)
+    )
+    return Verdict(combined(by_setting[depth_name(d)] for d in deep), summary, numbers, by_setting)
 
+
+_DEPTHS_TEXT = ", ".join(str(d) for d in BN_DEPTHS)
+_DEEP_TEXT = " and ".join(str(d) for d in deep_depths(BN_DEPTHS))
 
 CLAIM = Claim(
     key="batchnorm-lr-range",
@@ -155,19 +206,24 @@ CLAIM = Claim(
         "test: it makes a deep net trainable over a wider range of learning rates."
     ),
     experiment=(
-        "A relu net with three hidden layers of 32 units (He init) on a 3-arm spiral, with and "
-        "without batch norm, trained by minibatch SGD (batch 32) for 250 steps (150 with --quick) "
-        "at every lr of a log grid 10^-2.5..10 (two points per decade); 8 run "
-        "seeds (5 with --quick), each also seeding its spiral; nothing is tuned: the grid is the "
-        "experiment."
+        f"Swept: the depth, relu nets of {_DEPTHS_TEXT} hidden layers of {BN_WIDTH} units (He "
+        "init) on a 3-arm spiral, each with and without batch norm, trained by minibatch SGD "
+        "(batch 32) for 250 steps (150 with --quick) at every lr of a log grid 10^-2.5..10 (two "
+        "points per decade); 8 run seeds (5 with --quick), each also seeding its spiral; nothing "
+        "is tuned: the grid is the experiment."
     ),
     statistic=(
-        f"Trainable lr range: grid rates whose median final training loss over seeds is <= "
-        f"{TRAINABLE_FRACTION} ln(3) (half the loss of a uniform guess); its width in decades = "
-        "number of such rates times the grid spacing. Statistic: width with batch norm minus "
-        "width without, with a 95% bootstrap interval from resampling the seeds (the same "
-        "resample for both). Holds if the interval lies above 0; does not hold if it lies at or "
-        "below 0; inconclusive otherwise."
+        f"Per depth. Trainable lr range: grid rates whose median final training loss over seeds "
+        f"is <= {TRAINABLE_FRACTION} ln(3) (half the loss of a uniform guess); its width in "
+        "decades = number of such rates times the grid spacing. Statistic: width with batch norm "
+        "minus width without, with a 95% bootstrap interval from resampling the seeds (the same "
+        "resample for both nets and every depth). A depth holds if the interval lies above 0, "
+        "does not hold if it lies at or below 0, inconclusive otherwise (the map over the "
+        f"depths). The claim is about deep nets: its verdict combines the depths of >= "
+        f"{DEEP_HIDDEN_LAYERS} hidden layers ({_DEEP_TEXT}), holding if each holds, not holding "
+        "if any does not, else inconclusive; the shallower depths are shown in the map but do "
+        "not enter the verdict. Reported, not part of the rule: each net's width with its "
+        "interval (the same resamples) and the runs that diverged."
     ),
     arms=bn_arms,
     criterion=bn_criterion,

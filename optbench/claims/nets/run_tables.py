@@ -1,5 +1,5 @@
-"""The runs of the family's claims as tables: arm names, tuning seeds, final values and
-failed runs.
+"""The runs of the family's claims as tables: arm names, tuning seeds, the depths of a
+net, final values and failed runs.
 
 A run that *failed* (raised; no trace) is missing from :func:`final_values`: it drops
 out of its pair, and a criterion's summary says how many runs failed
@@ -13,11 +13,31 @@ import pandas as pd
 
 from ..base import Evidence
 
-__all__ = ["TUNE_SEED_OFFSET", "failed", "failed_note", "final_values", "lr_name"]
+__all__ = [
+    "DEEP_HIDDEN_LAYERS", "TUNE_SEED_OFFSET", "deep_depths", "depth_name", "failed", "failed_note",
+    "final_values", "lr_name",
+]
 
 #: Seeds that choose a learning rate are these offsets from the run seeds, so that a
 #: rate is never selected and evaluated on the same seeds.
 TUNE_SEED_OFFSET = 1000
+
+
+#: The nets the lecture calls deep: at least this many hidden layers.  Claims 10 and 12
+#: sweep the depth and decide their verdict on these depths only; shallower nets are
+#: measured and shown in the map, but do not enter the verdict.
+DEEP_HIDDEN_LAYERS = 3
+
+
+def depth_name(depth: int) -> str:
+    """A depth as a setting of a verdict map and part of an arm's name: ``"1 hidden
+    layer"``, ``"4 hidden layers"``."""
+    return f"{depth} hidden layer{'' if depth == 1 else 's'}"
+
+
+def deep_depths(depths: tuple[int, ...]) -> tuple[int, ...]:
+    """The depths of ``depths`` that decide a verdict: at least :data:`DEEP_HIDDEN_LAYERS`."""
+    return tuple(d for d in depths if d >= DEEP_HIDDEN_LAYERS)
 
 
 def lr_name(lr: float) -> str:
