@@ -9,8 +9,9 @@ the statistics that decide it, imported from the claim's module:
 - Adam as a default: per problem, the ratio of untuned Adam's gap to the best tuned
   method's against the step budget (per seed, and the median with its interval), with
   the 10x line;
-- step decay: the loss curves of the best constant rate, of step decay and of the
-  same run without the cuts, and the per-seed ratios that decide the claim;
+- step decay: the loss curves at batch 32 of the best constant rate, of step decay and
+  of the same run without the cuts, and per batch size and the full-batch control the
+  per-seed ratios that decide each setting (per seed, and the median with its interval);
 - Newton and L-BFGS: Newton's gradient norm per iteration, the gap against gradient
   calls of L-BFGS and tuned GD in full batch, and per minibatch size the ratio of
   minibatch L-BFGS's gap to tuned SGD's (per seed, and the median with its interval).
@@ -246,14 +247,20 @@ def default_figure(evidence: Evidence) -> Figure:
 # --------------------------------------------------------- claim 8: step decay
 
 
-def _decay_arms(numbers: dict[str, float]) -> list[tuple[str, str, str]]:
-    """``(arm, colour, label)`` of the curves: the run without the cuts (when its rate
-    is not the best constant one), the best constant rate, step decay."""
-    best_constant = numbers.get("constant_lr_mode", math.nan)
-    lr0 = numbers.get("step_lr_mode", math.nan)
-    shown = [(f"constant/{lr0:g}", "0.6", f"no cut, lr={lr0:g}")] if lr0 != best_constant else []
-    return shown + [(f"constant/{best_constant:g}", BLUE, f"best constant lr={best_constant:g}"),
-                    (f"step/{lr0:g}", ORANGE, f"step decay from lr={lr0:g}")]
+#: The batch size whose loss curves the figure draws: the built-in suites' 32.
+_DECAY_CURVES_BATCH = decay.DECAY_BATCHES[0]
+
+
+def _decay_arms(numbers: dict[str, float], batch: int | None) -> list[tuple[str, str, str]]:
+    """``(arm, colour, label)`` of the curves at ``batch``: the run without the cuts (when
+    its rate is not the best constant one), the best constant rate, step decay."""
+    key = decay.number_key(batch)
+    best_constant = numbers.get(f"{key}_constant_lr_mode", math.nan)
+    lr0 = numbers.get(f"{key}_step_lr_mode", math.nan)
+    uncut = [(decay.arm_name(batch, "constant", lr0), "0.6", f"no cut, lr={lr0:g}")]
+    return (uncut if lr0 != best_constant else []) + [
+        (decay.arm_name(batch, "constant", best_constant), BLUE, f"best constant lr={best_constant:g}"),
+        (decay.arm_name(batch, "step", lr0), ORANGE, f"step decay from lr={lr0:g}")]
 
 
 def _decay_curves(ax: Any, evidence: Evidence, shown: list[tuple[str, str, str]]) -> None:
@@ -272,46 +279,71 @@ def _decay_curves(ax: Any, evidence: Evidence, shown: list[tuple[str, str, str]]
     ax.set_ylabel("loss - f* (full objective)")
 
 
-def _decay_ratios(ax: Any, table: pd.DataFrame, numbers: dict[str, float]) -> None:
-    """Per seed, the final-gap ratio and the drop, with their medians and intervals."""
-    if len(table):
-        for x, key in ((0, "ratio"), (1, "drop_relative")):
-            vals = table[key].to_numpy(dtype=float)
-            ax.scatter(x + _jitter(x, vals.size, 0.1), vals, color="k", s=12)
-            med, low, high = (numbers[f"{key}_{part}"] for part in ("median", "low", "high"))
-            ax.errorbar(x + 0.25, med, yerr=[[max(0.0, med - low)], [max(0.0, high - med)]],
-                        fmt="o", color=ORANGE, capsize=4)
-    ax.axhline(1.0, color="0.4", linestyle="--")
-    ax.axhline(decay.VISIBLE_DROP, color="0.6", linestyle=":")
-    ax.set_xticks([0, 1], ["final gap:\nstep / best constant", "just after a cut:\nstep / no cut"])
-    ax.set_xlim(-0.5, 1.6)
-    ax.set_ylabel("ratio per seed")
+def _decay_tick(batch: int | None) -> str:
+    return "full\n(control)" if batch is None else str(batch)
+
+
+def _decay_sweep(ax: Any, table: pd.DataFrame, numbers: dict[str, float], column: str,
+                 outcomes: dict[str, str] | None = None) -> None:
+    """Per setting: every seed's ``column`` of the per-seed table (dots), its median with
+    the 95% interval, the line at 1 and, under each tick, the setting's outcome (when
+    ``outcomes`` is given)."""
+    shown: list[float] = [1.0]
+    for j, batch in enumerate(decay.SETTINGS):
+        name = decay.setting_name(batch)
+        vals = table.loc[table["setting"] == name, column].to_numpy(dtype=float)
+        vals = vals[np.isfinite(vals) & (vals > 0)]
+        ax.scatter(j + _jitter(j, vals.size, 0.12), vals, s=12, color="k", alpha=0.6)
+        shown.extend(vals)
+        key = f"{decay.number_key(batch)}_{column}"
+        med, low, high = (numbers.get(f"{key}_{p}", math.nan) for p in ("median", "low", "high"))
+        if math.isfinite(med) and med > 0:
+            ax.errorbar(j + 0.3, med, yerr=[[max(0.0, med - low)], [max(0.0, high - med)]], fmt="o",
+                        color=ORANGE, capsize=4, zorder=3)
+            shown.extend(v for v in (med, low, high) if math.isfinite(v) and v > 0)
+    ax.axhline(1.0, color="0.4", linestyle="--", linewidth=1)
+    ticks = [_decay_tick(b) + (f"\n{outcomes.get(decay.setting_name(b), '?')}" if outcomes else "")
+             for b in decay.SETTINGS]
+    ax.set_xticks(range(len(decay.SETTINGS)), ticks)
+    ax.set_xlim(-0.5, len(decay.SETTINGS) - 0.3)
+    _log(ax, shown)
+    ax.set_xlabel("batch size (rows of 500)")
 
 
 def step_decay_figure(evidence: Evidence) -> Figure:
-    """Left: the loss curves of every seed (dotted: the cuts); right: the per-seed ratios
-    that decide the claim, with their medians and 95% intervals."""
+    """Left: the loss curves of every seed at batch 32 (dotted: the cuts); middle: per batch
+    size and the full-batch control, the final-gap ratio step decay / best constant rate,
+    per seed and its median with a 95% interval, each setting's outcome under it; right:
+    the same for the drop just after a cut (step decay / the run without the cuts)."""
     verdict = decay.criterion(evidence)
     table, _ = decay.decay_tables(evidence)
     n = dict(verdict.numbers)
-    titles = [["SGD+momentum on minibatch logistic regression", "every seed's curve"],
-              [f"final gap ratio {_interval(n, 'ratio')}",
-               f"drop after a cut {_interval(n, 'drop_relative')}"]]
-    shown = _decay_arms(n)
+    batch = _DECAY_CURVES_BATCH
+    titles = [[f"SGD+momentum, minibatches of {batch}", "every seed's loss curve"],
+              ["final gap: decay / best constant", "median [95% interval] per setting"],
+              ["after a cut: decay / no cut", "median [95% interval] per setting"]]
+    shown = _decay_arms(n, batch)
     texts = [label for *_, label in shown] + [
-        f"a cut: lr x {decay.DECAY_FACTOR:g}", "ratio of a seed", "median, 95% interval", "1: no effect",
-        f"{decay.VISIBLE_DROP:g}: a visible drop"]
+        f"a cut: lr x {decay.DECAY_FACTOR:g}", "value of a seed", "median, 95% interval",
+        "1: no effect", f"{decay.VISIBLE_DROP:g}: a visible drop"]
     handles = [Line2D([], [], color=color) for _, color, _ in shown] + [
         Line2D([], [], color="0.6", linestyle=":", linewidth=1),
-        Line2D([], [], color="k", marker="o", linestyle=""), Line2D([], [], color=ORANGE, marker="o"),
-        Line2D([], [], color="0.4", linestyle="--"), Line2D([], [], color="0.6", linestyle=":")]
+        Line2D([], [], color="k", marker="o", linestyle="", alpha=0.6),
+        Line2D([], [], color=ORANGE, marker="o"), Line2D([], [], color="0.4", linestyle="--"),
+        Line2D([], [], color=GREEN, linestyle=":")]
     with theme():
-        fig, (ax_curve, ax_ratio) = _panels(titles, panel=(4.9, 3.0), wspace=0.9, legend=texts)
+        fig, (ax_curve, ax_ratio, ax_drop) = _panels(titles, panel=(3.4, 3.0), wspace=0.85, bottom=0.95,
+                                                     legend=texts)
         _decay_curves(ax_curve, evidence, shown)
-        _decay_ratios(ax_ratio, table, n)
+        _decay_sweep(ax_ratio, table, n, "ratio", dict(verdict.by_setting))
+        ax_ratio.set_ylabel("final gap ratio")
+        _decay_sweep(ax_drop, table, n, "drop_relative")
+        ax_drop.axhline(decay.VISIBLE_DROP, color=GREEN, linestyle=":")
+        ax_drop.set_ylabel("gap ratio just after a cut")
         figure_legend(fig, handles, texts)
         suptitle(fig, _title(8, "step decay lowers SGD+momentum's final loss below the best constant "
-                             "rate, with drops at the cuts", verdict))
+                             "rate, with drops at the cuts, with minibatch noise (the full batch is a "
+                             "control)", verdict))
     return fig
 
 

@@ -9,7 +9,8 @@ criterion, and ``CLAIM``:
   (lr 1e-3) is a good default, judged against the step budget where the tuned methods
   have converged;
 - :mod:`~optbench.claims.adaptive.step_decay`, claim 8: step decay lowers
-  SGD+momentum's final loss, with drops at the cuts;
+  SGD+momentum's final loss, with drops at the cuts, judged per minibatch size (the
+  gradient noise), with full batch as a control outside the verdict;
 - :mod:`~optbench.claims.adaptive.newton_and_lbfgs`, claim 9: Newton converges in
   few iterations without a learning rate; L-BFGS works in full batch, poorly with
   minibatches.
