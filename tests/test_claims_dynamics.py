@@ -19,6 +19,7 @@ from optbench.claims.execute import collect
 from reports import claim_figures
 from reports.claim_figures import dynamics as dynamics_figures
 from reports.style import MIN_FONT_PT, PAGE_WIDTH_IN, smallest_text_pt
+from tests.test_claims_sizes import expected
 
 CLAIMS = {claim.number: claim for claim in dynamics.CLAIMS}
 QUICK = Budget.default(quick=True)
@@ -603,20 +604,6 @@ def test_figure_without_runs(number):
 
 # --------------------------------------------------------------------------- quick experiments
 
-#: The verdicts measured with the quick budget (both seed sets).
-MEASURED = {1: HOLDS, 2: FAILS, 3: HOLDS, 4: HOLDS, 5: HOLDS}
-#: Their maps by setting (claim 1 maps "far fewer" over kappa but decides at the largest
-#: kappa and on the growth exponents: GD / momentum 1.2-1.4 at kappa 2, 2.1-2.4 at 10).
-MEASURED_MAP = {
-    1: {"kappa 2": FAILS, "kappa 10": HOLDS, "kappa 100": HOLDS, "kappa 1000": HOLDS, "kappa 10000": HOLDS},
-    2: {**dict.fromkeys(SADDLE[:2], HOLDS), **dict.fromkeys(SADDLE[2:], FAILS)},
-    3: dict.fromkeys(NOISE_SETTINGS, HOLDS),
-    4: dict.fromkeys(NESTEROV_SETTINGS, HOLDS),
-    # AdaGrad / RMSProp 0.82-1.05 at 400 steps, 82-124 at 1600, about 1e5 at 6400
-    5: _claim5_map(INCONCLUSIVE, HOLDS, HOLDS),
-}
-
-
 @pytest.mark.parametrize("number", sorted(CLAIMS))
 def test_quick_verdict_is_stable_across_seed_sets(number, tmp_path):
     claim = CLAIMS[number]
@@ -630,4 +617,4 @@ def test_quick_verdict_is_stable_across_seed_sets(number, tmp_path):
         verdicts.append((verdict.outcome, dict(verdict.by_setting)))
         if i == 0:
             draw_figure(number, evidence)
-    assert verdicts == [(MEASURED[number], MEASURED_MAP.get(number, {}))] * 2
+    assert verdicts == [expected(claim.key)] * 2  # the last full run's verdict and map
