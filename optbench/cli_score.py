@@ -175,9 +175,10 @@ def add_score_parser(sub: Any, jobs: Callable[[str], int], key_value: Callable[[
 
 
 def verify_baselines(args: argparse.Namespace) -> int:
-    """``optbench verify --baselines``: re-run the shipped baseline bundles bit for bit."""
+    """``optbench verify --baselines``: re-run the shipped baseline bundles bit for bit (to
+    round-off where they were made with other numerics: see ``verify_bundle``)."""
     from .progress import Progress
-    from .score.baselines import bundle_path, read_bundle, verify_bundle
+    from .score.baselines import ROUND_OFF, bundle_path, numerics_difference, read_bundle, verify_bundle
     from .score.protocol import RULESETS
 
     rulesets = RULESETS if args.baselines == "all" else (args.baselines,)
@@ -186,10 +187,15 @@ def verify_baselines(args: argparse.Namespace) -> int:
         bundle = read_bundle(bundle_path(ruleset))
         table = verify_bundle(bundle, jobs=args.jobs, executor="process" if args.jobs > 1 else "serial",
                               progress=Progress(len(bundle.runs), label=f"baselines ({ruleset})"))
-        matched = int((table["result"] == "match").sum())
-        for row in table[table["result"] != "match"].itertuples():
+        counts = table["result"].value_counts()
+        for row in table[table["result"] == "mismatch"].itertuples():
             sys.stdout.write(f"MISMATCH {row.run_id} ({row.method} on {row.workload}): {row.detail}\n")
-        sys.stdout.write(f"baselines ({ruleset}): {matched} of {len(table)} runs reproduced bit for bit "
-                         "(step, cost and metric; time excluded)\n")
-        bad += len(table) - matched
+        sys.stdout.write(f"baselines ({ruleset}): {counts.get('match', 0)} of {len(table)} runs reproduced "
+                         "bit for bit (step, cost and metric; time excluded)")
+        rounded = int(counts.get("round-off", 0))
+        if rounded:
+            sys.stdout.write(f", {rounded} to round-off (the same steps, costs and status, the metric "
+                             f"within a relative {ROUND_OFF:g}): {numerics_difference(bundle)}")
+        sys.stdout.write("\n")
+        bad += int(counts.get("mismatch", 0))
     return EXIT_FAILED if bad else EXIT_OK

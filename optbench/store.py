@@ -448,11 +448,13 @@ def _run_columns(record: dict[str, Any]) -> dict[str, Any]:
 
 def environment_key(env: dict[str, Any] | None, trace_format: Any = None) -> str:
     """A short text naming what can change a run's numbers: the optbench version and
-    trace format, python, numpy, scipy and the BLAS (its library and version)."""
+    trace format, python, numpy, scipy and the BLAS (its library, version and kernel
+    architecture: OpenBLAS picks its kernels by CPU, and they round differently)."""
     env = env or {}
     blas = ",".join(sorted(
-        f"{b.get('internal_api')} {b.get('version')}" for b in env.get("blas") or []
-        if b.get("internal_api") not in (None, "openmp")
+        f"{b.get('internal_api')} {b.get('version')}"
+        + (f" ({b['architecture']})" if b.get("architecture") else "")
+        for b in env.get("blas") or [] if b.get("internal_api") not in (None, "openmp")
     ))
     parts = [f"optbench {env.get('optbench', '?')} (trace format {trace_format})",
              f"python {env.get('python', '?')}", f"numpy {env.get('numpy', '?')}",

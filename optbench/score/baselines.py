@@ -9,7 +9,12 @@ ruleset, trials, studies and seed, the environment that made it, and per run its
 method, workload, study, trial, status and spec (whose hash is the run id).
 
 :func:`verify_bundle` re-runs every spec and checks ``step``, ``cost`` and ``value``
-bit for bit (``time`` is the machine's); :func:`bundle_hits` turns the traces into
+bit for bit (``time`` is the machine's).  Bits can only be asked of the same numerics:
+where the bundle was made with another python, numpy, scipy or BLAS (library, version
+or kernel: OpenBLAS picks its kernels by CPU, and an AVX-512 kernel rounds a dot
+product differently from an AVX2 one), a run whose steps, costs and status are the
+stored ones and whose values agree to :data:`ROUND_OFF` is ``round-off``, not a
+mismatch (:func:`numerics_difference` names what differs).  :func:`bundle_hits` turns the traces into
 hits against the current targets.  A bundle is usable when its spec hashes are the
 ones the current protocol would run (:func:`check_bundle`), so a changed workload,
 target or baseline can never be scored against stale runs.
@@ -28,8 +33,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..environment import environment
 from ..spec import RunSpec
-from ..store import read_run, run_path
+from ..store import environment_key, read_run, run_path
 from ..study import run_study
 from .protocol import PROTOCOL
 from .time_to_target import TRIMMED, run_hit, trim
@@ -38,6 +44,9 @@ from .workloads import Workload, workload
 
 #: The bundle's metadata key.
 META_KEY = b"optbench-score"
+#: The largest relative difference of a value, ``|a - b| / max(|a|, |b|)``, that a
+#: rerun with other numerics than the bundle's may show and still be ``round-off``.
+ROUND_OFF = 1e-12
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -142,38 +151,84 @@ def hits_table(runs: pd.DataFrame, traces: dict[str, pd.DataFrame], workloads: S
                                        "status", "run_id"])
 
 
-def verify_bundle(bundle: Bundle, *, jobs: int = 1, executor: str = "serial",
-                  progress: Any = None) -> pd.DataFrame:
-    """Re-run every run of ``bundle``; rows ``run_id, method, workload, result, detail``
-    with result ``match`` or ``mismatch`` (``step``, ``cost``, ``value``, bit for bit)."""
+def numerics_difference(bundle: Bundle) -> str | None:
+    """``None`` where this process computes with the numerics that made ``bundle``
+    (:func:`~optbench.store.environment_key`: python, numpy, scipy, BLAS library, version
+    and kernel), else ``"made with <theirs>; here <ours>"``."""
+    theirs = environment_key(bundle.meta.get("environment"))
+    ours = environment_key(environment())
+    return None if theirs == ours else f"made with {theirs}; here {ours}"
+
+
+def reruns(bundle: Bundle, *, jobs: int = 1, executor: str = "serial",
+           progress: Any = None) -> list[tuple[Any, str, pd.DataFrame | None, str | None]]:
+    """Re-run every run of ``bundle`` here: per run ``(row, run_id, trace, status)``, the
+    bundle's row, its spec's hash, and the trimmed trace and status of the rerun (both
+    None where the spec no longer hashes to the row's run id)."""
     specs = [RunSpec.from_dict(s) for s in bundle.runs["spec"]]
-    by_run = dict(tuple(bundle.traces.groupby("run_id", sort=False)))
     workload_of = {row.run_id: row.workload for row in bundle.runs.itertuples(index=False)}
-    rows = []
+    out: list[tuple[Any, str, pd.DataFrame | None, str | None]] = []
     with tempfile.TemporaryDirectory(prefix="optbench-verify-") as tmp:
         run_study(specs, tmp, jobs=jobs, executor=executor, progress=progress)
         for spec, run in zip(specs, bundle.runs.itertuples(index=False)):
             rid = spec.run_id()
-            detail = "" if rid == run.run_id else f"the spec hashes to {rid}, not {run.run_id}"
+            if rid != run.run_id:
+                out.append((run, rid, None, None))
+                continue
             trace, record = read_run(run_path(tmp, rid))
-            fresh = trim(trace, record.get("cost_model"), workload(workload_of[run.run_id]).metric)
+            metric = workload(workload_of[run.run_id]).metric
+            out.append((run, rid, trim(trace, record.get("cost_model"), metric), record["status"]))
+    return out
+
+
+def verify_bundle(bundle: Bundle, *, jobs: int = 1, executor: str = "serial",
+                  progress: Any = None) -> pd.DataFrame:
+    """Re-run every run of ``bundle``; rows ``run_id, method, workload, result, detail``.
+
+    ``result`` is ``match`` (``step``, ``cost`` and ``value`` bit for bit), ``round-off``
+    (only where :func:`numerics_difference` is not None: steps, costs and status the
+    stored ones, values within :data:`ROUND_OFF` relative) or ``mismatch``."""
+    by_run = dict(tuple(bundle.traces.groupby("run_id", sort=False)))
+    exact = numerics_difference(bundle) is None
+    rows = []
+    for run, rid, fresh, status in reruns(bundle, jobs=jobs, executor=executor, progress=progress):
+        result, detail = "mismatch", f"the spec hashes to {rid}, not {run.run_id}"
+        if fresh is not None and status is not None:
             stored = by_run.get(run.run_id, pd.DataFrame(columns=list(TRIMMED)))
-            detail = detail or _difference(stored.reset_index(drop=True), fresh, record["status"], run.status)
-            rows.append({"run_id": run.run_id, "method": run.method, "workload": run.workload,
-                         "result": "mismatch" if detail else "match", "detail": detail})
+            result, detail = _difference(stored.reset_index(drop=True), fresh, status, run.status, exact)
+        rows.append({"run_id": run.run_id, "method": run.method, "workload": run.workload,
+                     "result": result, "detail": detail})
     return pd.DataFrame(rows, columns=["run_id", "method", "workload", "result", "detail"])
 
 
-def _difference(stored: pd.DataFrame, fresh: pd.DataFrame, status: str, stored_status: str) -> str:
+def _relative_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``|a - b| / max(|a|, |b|)`` elementwise; 0 where both are equal (inf and NaN
+    included), inf where only one is NaN or infinite."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = np.abs(a - b) / np.maximum(np.abs(a), np.abs(b))
+    equal = (a == b) | (np.isnan(a) & np.isnan(b))
+    return np.where(equal, 0.0, np.where(np.isfinite(rel), rel, np.inf))
+
+
+def _difference(stored: pd.DataFrame, fresh: pd.DataFrame, status: str, stored_status: str,
+                exact: bool) -> tuple[str, str]:
+    """``(result, detail)`` of one rerun against its stored trace (:func:`verify_bundle`)."""
     if status != stored_status:
-        return f"status {status}, stored {stored_status}"
+        return "mismatch", f"status {status}, stored {stored_status}"
     if len(stored) != len(fresh):
-        return f"{len(fresh)} recorded rows, stored {len(stored)}"
+        return "mismatch", f"{len(fresh)} recorded rows, stored {len(stored)}"
     for column in ("step", "cost", "value"):
         a = stored[column].to_numpy(dtype=float)
         b = fresh[column].to_numpy(dtype=float)
         same = (a.view(np.int64) == b.view(np.int64))
-        if not same.all():
-            i = int(np.argmin(same))
-            return f"{column} differs first at row {i}: {b[i]!r}, stored {a[i]!r}"
-    return ""
+        if same.all():
+            continue
+        i = int(np.argmin(same))
+        text = f"{column} differs first at row {i}: {b[i]!r}, stored {a[i]!r}"
+        if exact or column != "value":
+            return "mismatch", text
+        largest = float(_relative_difference(a, b).max())
+        if largest > ROUND_OFF:
+            return "mismatch", f"{text}; by up to {largest:.1e} (relative)"
+        return "round-off", f"{text}; by up to {largest:.1e} (relative)"
+    return "match", ""
