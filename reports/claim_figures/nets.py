@@ -297,8 +297,8 @@ def bn_figure(evidence: Evidence) -> Figure:
     for d in bn.BN_DEPTHS:
         k = f"depth{d}_"
         titles.append([f"{depth_name(d)}: {verdict.by_setting.get(depth_name(d), '-')}",
-                       f"width: batch norm {fmt(n.get(f'{k}width_batchnorm', math.nan))}, plain "
-                       f"{fmt(n.get(f'{k}width_plain', math.nan))} decades",
+                       f"width in decades: batch norm {fmt(n.get(f'{k}width_batchnorm', math.nan))}, "
+                       f"plain {fmt(n.get(f'{k}width_plain', math.nan))}",
                        f"difference {fmt(n.get(f'{k}width_diff', math.nan))} "
                        + interval(n.get(f"{k}diff_low", math.nan), n.get(f"{k}diff_high", math.nan))])
     crossed = [kind for kind in bn.BN_KINDS

@@ -161,8 +161,8 @@ def _depth_summary(n: dict[str, float], depth: int, outcome: str) -> str:
     if f"{k}width_diff" not in n:
         return f"{depth_name(depth)} ({outcome}): no finished runs in one of the nets"
     return (
-        f"{depth_name(depth)} ({outcome}): {fmt(n[f'{k}width_batchnorm'])} decades with batch "
-        f"norm, {fmt(n[f'{k}width_plain'])} without, difference {fmt(n[f'{k}width_diff'])} "
+        f"{depth_name(depth)} ({outcome}): width in decades {fmt(n[f'{k}width_batchnorm'])} with "
+        f"batch norm, {fmt(n[f'{k}width_plain'])} without, difference {fmt(n[f'{k}width_diff'])} "
         f"{interval(n[f'{k}diff_low'], n[f'{k}diff_high'])} ({int(n[f'{k}diverged_plain'])} plain "
         f"and {int(n[f'{k}diverged_batchnorm'])} batch-norm runs diverged)"
     )
