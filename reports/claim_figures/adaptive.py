@@ -279,6 +279,22 @@ def _decay_curves(ax: Any, evidence: Evidence, shown: list[tuple[str, str, str]]
     ax.set_ylabel("loss - f* (full objective)")
 
 
+def _seeds_and_median(ax: Any, j: int, vals: np.ndarray, numbers: dict[str, float], key: str,
+                      color: str) -> list[float]:
+    """At x = ``j``: each seed's value (the finite, positive ones) as a dot of ``color``, and
+    beside it the median with its 95% interval (``numbers[key + "_median"|"_low"|"_high"]``);
+    returns the values drawn, for the axis limits."""
+    vals = vals[np.isfinite(vals) & (vals > 0)]
+    ax.scatter(j + _jitter(j, vals.size, 0.12), vals, s=12, color=color, alpha=0.6)
+    shown = list(vals)
+    med, low, high = (numbers.get(f"{key}_{p}", math.nan) for p in ("median", "low", "high"))
+    if math.isfinite(med) and med > 0:
+        ax.errorbar(j + 0.3, med, yerr=[[max(0.0, med - low)], [max(0.0, high - med)]], fmt="o",
+                    color=ORANGE, capsize=4, zorder=3)
+        shown.extend(v for v in (med, low, high) if math.isfinite(v) and v > 0)
+    return shown
+
+
 def _decay_tick(batch: int | None) -> str:
     return "full\n(control)" if batch is None else str(batch)
 
@@ -290,17 +306,8 @@ def _decay_sweep(ax: Any, table: pd.DataFrame, numbers: dict[str, float], column
     ``outcomes`` is given)."""
     shown: list[float] = [1.0]
     for j, batch in enumerate(decay.SETTINGS):
-        name = decay.setting_name(batch)
-        vals = table.loc[table["setting"] == name, column].to_numpy(dtype=float)
-        vals = vals[np.isfinite(vals) & (vals > 0)]
-        ax.scatter(j + _jitter(j, vals.size, 0.12), vals, s=12, color="k", alpha=0.6)
-        shown.extend(vals)
-        key = f"{decay.number_key(batch)}_{column}"
-        med, low, high = (numbers.get(f"{key}_{p}", math.nan) for p in ("median", "low", "high"))
-        if math.isfinite(med) and med > 0:
-            ax.errorbar(j + 0.3, med, yerr=[[max(0.0, med - low)], [max(0.0, high - med)]], fmt="o",
-                        color=ORANGE, capsize=4, zorder=3)
-            shown.extend(v for v in (med, low, high) if math.isfinite(v) and v > 0)
+        vals = table.loc[table["setting"] == decay.setting_name(batch), column].to_numpy(dtype=float)
+        shown += _seeds_and_median(ax, j, vals, numbers, f"{decay.number_key(batch)}_{column}", "k")
     ax.axhline(1.0, color="0.4", linestyle="--", linewidth=1)
     ticks = [_decay_tick(b) + (f"\n{outcomes.get(decay.setting_name(b), '?')}" if outcomes else "")
              for b in decay.SETTINGS]
@@ -406,15 +413,7 @@ def _batch_ratio_panel(ax: Any, table: pd.DataFrame, numbers: dict[str, float],
     shown: list[float] = [1.0]
     for j, batch in enumerate(batches):
         vals = table["ratio"].to_numpy(dtype=float)[table["batch"].to_numpy() == batch]
-        vals = vals[np.isfinite(vals) & (vals > 0)]
-        ax.scatter(j + _jitter(j, vals.size, 0.12), vals, s=12, color=BLUE, alpha=0.6)
-        shown.extend(vals)
-        key = f"minibatch_{batch}_ratio"
-        med, low, high = (numbers.get(f"{key}_{p}", math.nan) for p in ("median", "low", "high"))
-        if math.isfinite(med) and med > 0:
-            ax.errorbar(j + 0.3, med, yerr=[[max(0.0, med - low)], [max(0.0, high - med)]], fmt="o",
-                        color=ORANGE, capsize=4, zorder=3)
-            shown.extend(v for v in (med, low, high) if math.isfinite(v) and v > 0)
+        shown += _seeds_and_median(ax, j, vals, numbers, f"minibatch_{batch}_ratio", BLUE)
     ax.axhline(1.0, color="0.4", linestyle="--", linewidth=1)
     ax.set_xticks(range(len(batches)),
                   [f"{b}\n{by_setting.get(second.setting_name(b), '?')}" for b in batches])
